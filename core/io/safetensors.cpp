@@ -1,0 +1,295 @@
+#include "core/io/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/common/error.h"
+
+namespace dype::io {
+
+namespace {
+
+[[noreturn]] void format_error(const std::string& file, const std::string& what) {
+  throw FormatError("safetensors file '" + file + "': " + what);
+}
+
+bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
+  if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) return true;
+  *out = a * b;
+  return false;
+}
+
+std::string shape_str(const std::vector<std::int64_t>& s) {
+  std::ostringstream os;
+  os << '[';
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << ']';
+  return os.str();
+}
+
+// Decodes `n` float8 codes into float32 through a 256-entry table (bit-exact by construction).
+at::Tensor decode_float8(const std::uint8_t* src, const std::vector<std::int64_t>& shape, DType dt) {
+  static const auto tables = [] {
+    std::array<std::array<float, 256>, 2> t{};
+    for (int c = 0; c < 256; ++c) {
+      t[0][c] = float8_e4m3_to_float(static_cast<std::uint8_t>(c));
+      t[1][c] = float8_e5m2_to_float(static_cast<std::uint8_t>(c));
+    }
+    return t;
+  }();
+  const auto& table = tables[dt == DType::F8_E4M3 ? 0 : 1];
+  at::Tensor out = at::empty(shape, at::kFloat);
+  float* dst = out.data_ptr<float>();
+  const std::int64_t n = out.numel();
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = table[src[i]];
+  return out;
+}
+
+}  // namespace
+
+std::int64_t TensorInfo::numel() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+std::vector<TensorInfo> SafetensorsFile::parse_header(const char* json, std::size_t len, std::uint64_t data_size,
+                                                      const std::string& file,
+                                                      std::map<std::string, std::string>* metadata) {
+  // nlohmann keeps the last of duplicate keys silently; a parser callback sees every top-level key.
+  std::set<std::string> seen;
+  std::string duplicate;
+  auto on_event = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    if (ev == nlohmann::json::parse_event_t::key && depth == 1) {
+      const auto& k = parsed.get_ref<const std::string&>();
+      if (!seen.insert(k).second && duplicate.empty()) duplicate = k;
+    }
+    return true;
+  };
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(json, json + len, on_event);
+  } catch (const nlohmann::json::exception& e) {
+    format_error(file, std::string("header is not valid JSON (") + e.what() + "): file corrupt or not safetensors?");
+  }
+  if (!duplicate.empty()) format_error(file, "tensor name '" + duplicate + "' appears twice in the header");
+  if (!header.is_object()) format_error(file, "header is not a JSON object");
+
+  std::vector<TensorInfo> out;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const auto& v = it.value();
+    if (name == "__metadata__") {
+      if (!v.is_object()) format_error(file, "__metadata__ is not an object");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string())
+          format_error(file, "__metadata__ value for '" + m.key() + "' is not a string");
+        if (metadata) (*metadata)[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = "tensor '" + name + "': ";
+    if (!v.is_object()) format_error(file, where + "entry is not an object");
+    if (!v.contains("dtype") || !v["dtype"].is_string()) format_error(file, where + "missing or non-string dtype");
+    if (!v.contains("shape") || !v["shape"].is_array()) format_error(file, where + "missing or non-array shape");
+    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2)
+      format_error(file, where + "data_offsets must be an array of two integers");
+    TensorInfo info;
+    info.name = name;
+    const auto dt = parse_dtype(v["dtype"].get<std::string>());
+    if (!dt) format_error(file, where + "unsupported dtype '" + v["dtype"].get<std::string>() + "'");
+    info.dtype = *dt;
+    std::uint64_t count = 1;
+    for (const auto& d : v["shape"]) {
+      if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
+        format_error(file, where + "shape entries must be non-negative integers");
+      const auto dim = d.get<std::int64_t>();
+      if (mul_overflows(count, static_cast<std::uint64_t>(dim), &count))
+        format_error(file, where + "shape " + v["shape"].dump() + " overflows");
+      info.shape.push_back(dim);
+    }
+    for (const auto& o : v["data_offsets"])
+      if (!o.is_number_unsigned()) format_error(file, where + "data_offsets must be non-negative integers");
+    info.begin = v["data_offsets"][0].get<std::uint64_t>();
+    info.end = v["data_offsets"][1].get<std::uint64_t>();
+    if (info.end < info.begin)
+      format_error(file, where + "data_offsets [" + std::to_string(info.begin) + "," + std::to_string(info.end) +
+                             ") end before they begin");
+    std::uint64_t expected = 0;
+    if (mul_overflows(count, dtype_size(info.dtype), &expected) || expected != info.end - info.begin)
+      format_error(file, where + "size mismatch: " + std::string(dtype_name(info.dtype)) + " " +
+                             shape_str(info.shape) + " needs " + std::to_string(expected) + " bytes but offsets [" +
+                             std::to_string(info.begin) + "," + std::to_string(info.end) + ") hold " +
+                             std::to_string(info.end - info.begin));
+    if (info.end > data_size)
+      format_error(file, where + "offsets [" + std::to_string(info.begin) + "," + std::to_string(info.end) +
+                             ") exceed the data section of " + std::to_string(data_size) +
+                             " bytes: file truncated?");
+    out.push_back(std::move(info));
+  }
+  // Overlap check over the byte ranges (empty tensors occupy nothing and may sit anywhere).
+  std::vector<const TensorInfo*> by_offset;
+  for (const auto& t : out)
+    if (t.end > t.begin) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const TensorInfo* a, const TensorInfo* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i]->begin < by_offset[i - 1]->end)
+      format_error(file, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
+                             "' overlap in the data section");
+  std::sort(out.begin(), out.end(), [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError("'" + path + "' is not a regular file");
+  }
+  std::shared_ptr<SafetensorsFile> f(new SafetensorsFile());
+  f->path_ = path;
+  f->file_size_ = static_cast<std::uint64_t>(st.st_size);
+  if (f->file_size_ < 8) {
+    ::close(fd);
+    format_error(path, "file is " + std::to_string(f->file_size_) + " bytes, too short for a header: truncated?");
+  }
+  // Map the whole file lazily: private + writable gives copy-on-write pages, so tensors viewing it may be
+  // modified in place by LibTorch without touching the file; MAP_NORESERVE keeps 24 GB files cheap to map.
+  void* addr = ::mmap(nullptr, f->file_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+  ::close(fd);
+  if (addr == MAP_FAILED) throw IoError("cannot memory-map '" + path + "': " + std::strerror(errno));
+  const std::uint64_t size = f->file_size_;
+  f->mapping_ = std::shared_ptr<void>(addr, [size](void* p) { ::munmap(p, size); });
+
+  std::uint64_t header_len = 0;
+  std::memcpy(&header_len, addr, 8);  // little-endian on every platform we build for
+  if (header_len > kMaxHeaderBytes)
+    format_error(path, "header length " + std::to_string(header_len) + " exceeds the " +
+                           std::to_string(kMaxHeaderBytes) + "-byte limit: not a safetensors file?");
+  if (header_len > size - 8)
+    format_error(path, "header length " + std::to_string(header_len) + " exceeds file size " +
+                           std::to_string(size) + ": file truncated?");
+  f->data_offset_ = 8 + header_len;
+  f->tensors_ = parse_header(static_cast<const char*>(addr) + 8, header_len, size - f->data_offset_, path,
+                             &f->metadata_);
+  return f;
+}
+
+SafetensorsFile::~SafetensorsFile() = default;
+
+const TensorInfo* SafetensorsFile::find(const std::string& name) const {
+  auto it = std::lower_bound(tensors_.begin(), tensors_.end(), name,
+                             [](const TensorInfo& t, const std::string& n) { return t.name < n; });
+  return (it != tensors_.end() && it->name == name) ? &*it : nullptr;
+}
+
+const std::uint8_t* SafetensorsFile::data_ptr(const TensorInfo& info) const {
+  return static_cast<const std::uint8_t*>(mapping_.get()) + data_offset_ + info.begin;
+}
+
+at::Tensor SafetensorsFile::raw_bytes(const std::string& name) const {
+  const TensorInfo* info = find(name);
+  if (!info) format_error(path_, "no tensor named '" + name + "'");
+  auto keep = mapping_;
+  return at::from_blob(const_cast<std::uint8_t*>(data_ptr(*info)), {static_cast<std::int64_t>(info->nbytes())},
+                       [keep](void*) {}, at::TensorOptions().dtype(at::kByte));
+}
+
+at::Tensor SafetensorsFile::tensor(const std::string& name) const {
+  const TensorInfo* info = find(name);
+  if (!info) format_error(path_, "no tensor named '" + name + "'");
+  const auto native = native_scalar_type(info->dtype);
+  if (!native) return decode_float8(data_ptr(*info), info->shape, info->dtype);
+  const std::uint8_t* p = data_ptr(*info);
+  const std::size_t elem = dtype_size(info->dtype);
+  if (reinterpret_cast<std::uintptr_t>(p) % elem != 0) {
+    // Misaligned data (legal in the format, rare in practice): copy instead of handing out an unaligned view.
+    at::Tensor out = at::empty(info->shape, at::TensorOptions().dtype(*native));
+    if (info->nbytes()) std::memcpy(out.data_ptr(), p, info->nbytes());
+    return out;
+  }
+  auto keep = mapping_;
+  return at::from_blob(const_cast<std::uint8_t*>(p), info->shape, [keep](void*) {},
+                       at::TensorOptions().dtype(*native));
+}
+
+at::Tensor SafetensorsFile::tensor(const std::string& name, at::ScalarType dtype) const {
+  const TensorInfo* info = find(name);
+  if (!info) format_error(path_, "no tensor named '" + name + "'");
+  if (is_float8(info->dtype) && !native_scalar_type(info->dtype)) {
+    at::Tensor f = decode_float8(data_ptr(*info), info->shape, info->dtype);
+    return dtype == at::kFloat ? f : f.to(dtype);
+  }
+  at::Tensor t = tensor(name);
+  return t.scalar_type() == dtype ? t : t.to(dtype);
+}
+
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  auto dtype_of = [](at::ScalarType s) -> const char* {
+    switch (s) {
+      case at::kDouble: return "F64";
+      case at::kFloat: return "F32";
+      case at::kHalf: return "F16";
+      case at::kBFloat16: return "BF16";
+      case at::kLong: return "I64";
+      case at::kInt: return "I32";
+      case at::kShort: return "I16";
+      case at::kChar: return "I8";
+      case at::kByte: return "U8";
+      case at::kBool: return "BOOL";
+      default: throw InvalidArgument(std::string("cannot store dtype ") + c10::toString(s) + " in safetensors");
+    }
+  };
+  std::vector<std::pair<std::string, at::Tensor>> sorted;
+  for (const auto& [n, t] : tensors) sorted.emplace_back(n, t.detach().to(at::kCPU).contiguous());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (const auto& [n, t] : sorted) {
+    const std::uint64_t nbytes = static_cast<std::uint64_t>(t.numel()) * t.element_size();
+    header[n] = {{"dtype", dtype_of(t.scalar_type())}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + nbytes}}};
+    offset += nbytes;
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');
+  const std::string tmp = path + ".part";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw IoError("cannot write '" + tmp + "': " + std::strerror(errno));
+    const std::uint64_t n = h.size();
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out.write(h.data(), static_cast<std::streamsize>(h.size()));
+    for (const auto& [name, t] : sorted)
+      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(tmp.c_str());
+      throw IoError("writing '" + path + "' failed (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string err = std::strerror(errno);
+    std::remove(tmp.c_str());
+    throw IoError("cannot move '" + tmp + "' to '" + path + "': " + err);
+  }
+}
+
+}  // namespace dype::io

@@ -1,0 +1,61 @@
+#pragma once
+// FluxPipeline: a loaded FLUX.1 model set (text encoders, transformer, VAE) that runs one GenerationRequest at a
+// time. Used by the CLI and by the GUI's GenerationWorker (on its own thread). Everything it throws is a
+// dype::Error (see core/common/error.h).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/pipeline/generation_request.h"
+
+namespace dype {
+
+// Where the weights are. `model` is a diffusers folder (model_index.json), a BFL/ComfyUI transformer
+// .safetensors file, or "demo" (built-in random-weight model). For single files the other components are
+// given explicitly or discovered beside the transformer file.
+struct ModelPaths {
+  std::string model = "demo";
+  std::string vae;         // ae.safetensors
+  std::string clip;        // clip_l.safetensors
+  std::string t5;          // t5xxl_*.safetensors
+  std::string tokenizers;  // folder holding tokenizer/ (vocab.json, merges.txt) and tokenizer_2/ (spiece.model)
+};
+
+struct LoadOptions {
+  std::string device = "cpu";     // where the transformer and VAE run
+  std::string dtype = "float32";  // compute dtype of the transformer
+  bool text_encoders_on_cpu = true;  // encode on CPU, keep the GPU for the transformer
+};
+
+struct MemoryEstimate {
+  std::uint64_t weights_bytes = 0;      // resident weights on the compute device during denoising
+  std::uint64_t activations_bytes = 0;  // transformer activations at the requested size
+  std::uint64_t decode_bytes = 0;       // tiled VAE decode working set
+  std::uint64_t peak_bytes = 0;
+  std::uint64_t available_bytes = 0;    // free memory on the device (0 = unknown)
+  bool fits = true;
+  std::string advice;                   // what to change when it does not fit
+  double seconds_per_step = 0;          // estimate from measured throughput (0 = unknown)
+};
+
+class FluxPipeline {
+ public:
+  virtual ~FluxPipeline() = default;
+  static std::unique_ptr<FluxPipeline> load(const ModelPaths& paths, const LoadOptions& options,
+                                            StepObserver* observer = nullptr);
+
+  // Runs one request. Stops within one step or one VAE tile when `cancel` becomes true or the observer returns
+  // false; the result is then marked cancelled (no exception). Invalid requests throw InvalidArgument.
+  virtual GenerationResult generate(const GenerationRequest& request, StepObserver* observer = nullptr,
+                                    const std::atomic<bool>* cancel = nullptr) = 0;
+  virtual MemoryEstimate estimate(const GenerationRequest& request) const = 0;
+  virtual std::string label() const = 0;  // "demo (random weights)", "FLUX.1-dev (diffusers)", ...
+  virtual bool is_demo() const = 0;
+  virtual bool is_schnell() const = 0;
+};
+
+// Throws InvalidArgument when width/height are not positive multiples of 16 or exceed `max_pixels`.
+void validate_size(int width, int height, std::uint64_t max_pixels = 4096ull * 4096ull);
+
+}  // namespace dype

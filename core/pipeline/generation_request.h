@@ -1,0 +1,87 @@
+#pragma once
+// One generation, as a value: what the user asked for (GenerationRequest), what came back (GenerationResult) and
+// how the pipeline reports while it runs (StepObserver). Shared by the CLI, the GUI worker and image metadata.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/dype/rope_frequencies.h"
+
+namespace dype {
+
+// How the FLUX time shift μ is chosen (DYPE.md §3). Auto: none for schnell, clamp for dev.
+enum class ShiftPolicy { Auto, Clamp, Flux, None, Fixed };
+// Noise convention: Comfy = float32 CPU normal; Bfl = the same CPU normal drawn in bf16 (BFL reference).
+enum class NoiseMode { Comfy, Bfl };
+
+struct GenerationRequest {
+  std::string prompt;
+  int width = 1024;
+  int height = 1024;
+  int steps = 28;
+  double guidance = 3.5;
+  std::uint64_t seed = 0;
+  DypeConfig dype;
+  ShiftPolicy shift = ShiftPolicy::Auto;
+  double shift_mu = 1.15;    // used by ShiftPolicy::Fixed
+  double base_shift = 0.5;   // the time-shift line through (256, base_shift) and (4096, max_shift)
+  double max_shift = 1.15;
+  NoiseMode noise = NoiseMode::Comfy;
+  std::string device = "cpu";      // "cpu", "cuda", "cuda:1"
+  std::string dtype = "float32";   // compute dtype: float32 | bfloat16 | float16
+  int preview_every = 1;           // 0 = no previews
+  bool preview_vae = false;        // full VAE decode for previews instead of the linear projection
+  int vae_tile = 64;               // latent pixels per tile side (0 = decode untiled)
+  int vae_tile_overlap = 16;       // latent pixels
+
+  nlohmann::json to_json() const;
+  static GenerationRequest from_json(const nlohmann::json& j);  // missing keys keep their defaults
+};
+
+// 8-bit RGB, interleaved, row-major; optionally the same image at 16 bits for 16-bit export.
+struct RgbImage {
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> rgb8;
+  std::vector<std::uint16_t> rgb16;  // empty unless produced
+  bool empty() const { return width == 0 || height == 0; }
+};
+
+struct StepProgress {
+  int step = 0;       // 1-based number of the step just finished
+  int total = 0;
+  double sigma = 0;   // sigma the model was evaluated at in this step (= DyPE t)
+  double elapsed_s = 0;
+  double eta_s = 0;
+};
+
+// Per-request callbacks, called on the thread that runs generate(). Returning false from on_step or
+// on_decode_tile stops the run within that step / tile (the result is then marked cancelled).
+class StepObserver {
+ public:
+  virtual ~StepObserver() = default;
+  virtual void on_stage(const std::string& stage) {}  // "loading", "encoding", "denoising", "decoding"
+  virtual bool on_step(const StepProgress& progress) { return true; }
+  virtual void on_preview(int step, const RgbImage& preview) {}
+  virtual bool on_decode_tile(int done, int total) { return true; }
+};
+
+struct GenerationResult {
+  GenerationRequest request;
+  bool cancelled = false;
+  RgbImage image;
+  at::Tensor latent;           // [1, 16, H/8, W/8] float32 on CPU (VAE space before scale/shift undo)
+  std::string model_label;     // e.g. "FLUX.1-dev (diffusers)" or "demo (random weights)"
+  double mu = 0;               // time shift actually used
+  std::vector<double> sigmas;  // steps + 1 values
+  double seconds_encode = 0, seconds_denoise = 0, seconds_decode = 0;
+  std::uint64_t peak_rss_bytes = 0;
+};
+
+const char* shift_policy_name(ShiftPolicy p);
+const char* noise_mode_name(NoiseMode m);
+
+}  // namespace dype
