@@ -1,6 +1,254 @@
+// `dype generate`: one image from a prompt, with progress on stderr, optional previews and latent dump.
+// Exit codes: 0 written, 1 error (message on stderr), 130 interrupted (Ctrl-C: the run stops within one step or
+// one VAE tile and no output file is written).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "core/common/error.h"
+#include "core/image/png_export.h"
+#include "core/io/safetensors.h"
+#include "core/pipeline/flux_pipeline.h"
+#include "core/pipeline/memory_plan.h"
+#include "core/pipeline/request_metadata.h"
 
 namespace dype::cli {
-int cmd_generate(int, char**) { throw Error("'dype generate' is being implemented"); }
+namespace {
+
+const char* kHelp =
+    "usage: dype generate --prompt TEXT --output FILE.png [options]\n\n"
+    "model\n"
+    "  --model PATH|demo    diffusers folder, BFL/ComfyUI transformer .safetensors, or demo (built-in model with\n"
+    "                       random weights: coloured noise, for trying the app)              (default demo)\n"
+    "  --vae F --clip F --t5 F   single-file components (default: found beside --model)\n"
+    "  --tokenizers DIR     folder with tokenizer/ (vocab.json, merges.txt) and tokenizer_2/ (spiece.model)\n"
+    "image\n"
+    "  --prompt TEXT        the prompt\n"
+    "  --width PX --height PX   multiples of 16                                   (default 1024 x 1024)\n"
+    "  --steps N            sampling steps                           (default 28 dev, 4 schnell)\n"
+    "  --guidance G         distilled guidance (dev only)                         (default 3.5)\n"
+    "  --seed S             noise seed                                            (default 0)\n"
+    "  --noise comfy|bfl    noise convention: comfy = float32 CPU normal (ComfyUI), bfl = bf16 (BFL reference)\n"
+    "DyPE\n"
+    "  --dype-method M      none | pi | ntk | yarn | vision-yarn                  (default yarn)\n"
+    "  --dype-dynamic on|off   strength follows kappa(t) = strength * t^exponent  (default on)\n"
+    "  --yarn-form F        paper | comfy                                         (default paper)\n"
+    "  --dype-strength LS   lambda_s (default 2)       --dype-exponent LT   lambda_t (default 2)\n"
+    "  --base-resolution PX resolution the model was trained at                   (default 1024)\n"
+    "  --shift S            auto | clamp | flux | none | MU (a number)            (default auto: none for schnell,\n"
+    "                       clamp = min(FLUX line, 1.15) for dev)\n"
+    "compute\n"
+    "  --device cpu|cuda[:N]   (default cpu)    --dtype float32|bfloat16|float16   (default float32)\n"
+    "output\n"
+    "  --output FILE.png    the image (written to a temporary file and renamed: never a partial file)\n"
+    "  --bit-depth 8|16     PNG bit depth                                         (default 8)\n"
+    "  --save-latent F      also write the final latent [1,16,H/8,W/8] float32 as tensor `latent` (safetensors)\n"
+    "  --preview-every N --preview-dir DIR   write a cheap latent preview PNG every N steps into DIR\n"
+    "  --help               this text\n\n"
+    "example: dype generate --model demo --prompt \"a lighthouse at dusk\" --width 1024 --height 1024 --output out.png\n";
+
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) { g_interrupted.store(true); }
+
+std::string clock_str(double s) {
+  if (!(s >= 0)) s = 0;
+  const long t = static_cast<long>(s + 0.5);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+
+// Progress on stderr: a redrawn bar on a terminal, one line per event otherwise (logs, pipes, CI).
+class CliObserver : public StepObserver {
+ public:
+  CliObserver(bool tty, std::string preview_dir) : tty_(tty), preview_dir_(std::move(preview_dir)) {}
+
+  void on_stage(const std::string& stage) override {
+    end_bar();
+    std::fprintf(stderr, "%s...\n", stage.c_str());
+  }
+
+  bool on_step(const StepProgress& p) override {
+    if (tty_) {
+      const int width = 30;
+      const int filled = p.total > 0 ? p.step * width / p.total : width;
+      std::string bar(static_cast<std::size_t>(filled), '#');
+      bar.resize(width, '.');
+      std::fprintf(stderr, "\r[%s] %d/%d  sigma %.4f  %s elapsed  ETA %s ", bar.c_str(), p.step, p.total, p.sigma,
+                   clock_str(p.elapsed_s).c_str(), clock_str(p.eta_s).c_str());
+      bar_open_ = true;
+      if (p.step == p.total) end_bar();
+    } else {
+      std::fprintf(stderr, "step %d/%d sigma %.4f elapsed %.1fs eta %.1fs\n", p.step, p.total, p.sigma, p.elapsed_s,
+                   p.eta_s);
+    }
+    std::fflush(stderr);
+    return !g_interrupted.load();
+  }
+
+  void on_preview(int step, const RgbImage& preview) override {
+    if (preview_dir_.empty()) return;
+    char name[64];
+    std::snprintf(name, sizeof(name), "/preview_step%03d.png", step);
+    try {
+      image::write_png(preview_dir_ + name, preview, 8);
+    } catch (const Error& e) {
+      end_bar();
+      std::fprintf(stderr, "warning: preview not written: %s\n", e.what());
+    }
+  }
+
+  bool on_decode_tile(int done, int total) override {
+    if (tty_) {
+      std::fprintf(stderr, "\rdecoding tile %d/%d ", done, total);
+      bar_open_ = done < total;
+      if (done == total) std::fprintf(stderr, "\n");
+    } else if (total > 1) {
+      std::fprintf(stderr, "decoded tile %d/%d\n", done, total);
+    }
+    std::fflush(stderr);
+    return !g_interrupted.load();
+  }
+
+  void end_bar() {
+    if (bar_open_) std::fprintf(stderr, "\n");
+    bar_open_ = false;
+  }
+
+ private:
+  bool tty_;
+  std::string preview_dir_;
+  bool bar_open_ = false;
+};
+
+ShiftPolicy parse_shift(const std::string& s, double* mu) {
+  if (s == "auto" || s == "clamp" || s == "flux" || s == "none") return parse_shift_policy(s);
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || *end != '\0' || !std::isfinite(v))
+    throw InvalidArgument("--shift expects auto, clamp, flux, none or a number (mu), got '" + s + "'");
+  *mu = v;
+  return ShiftPolicy::Fixed;
+}
+
+int parse_int(const Args& a, const std::string& name, long long def, long long lo, long long hi) {
+  const long long v = a.get_int(name, def);
+  if (v < lo || v > hi)
+    throw InvalidArgument("--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                          ", got " + std::to_string(v));
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+int cmd_generate(int argc, char** argv) {
+  Args a(argc, argv, 2, {"help"});
+  if (a.has("help")) {
+    std::cout << kHelp;
+    return 0;
+  }
+  a.allow_only({"help", "model", "vae", "clip", "t5", "tokenizers", "prompt", "width", "height", "steps", "guidance",
+                "seed", "dype-method", "dype-dynamic", "yarn-form", "dype-strength", "dype-exponent",
+                "base-resolution", "shift", "noise", "device", "dtype", "output", "bit-depth", "save-latent",
+                "preview-every", "preview-dir"});
+  if (!a.positional().empty()) throw InvalidArgument("unexpected argument '" + a.positional().front() + "' (see --help)");
+  const auto output = a.get("output");
+  if (!output || output->empty()) throw InvalidArgument("--output FILE.png is required (see dype generate --help)");
+  const auto prompt = a.get("prompt");
+  if (!prompt) throw InvalidArgument("--prompt TEXT is required (see dype generate --help)");
+
+  // Everything the user can get wrong is checked before the (possibly long) model load.
+  GenerationRequest req;
+  req.prompt = *prompt;
+  req.width = parse_int(a, "width", 1024, 1, 1 << 20);
+  req.height = parse_int(a, "height", 1024, 1, 1 << 20);
+  req.guidance = a.get_double("guidance", 3.5);
+  if (auto s = a.get("seed")) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(s->c_str(), &end, 10);
+    if (end == s->c_str() || *end != '\0' || errno != 0 || s->front() == '-')
+      throw InvalidArgument("--seed expects a non-negative integer, got '" + *s + "'");
+    req.seed = v;
+  }
+  req.dype.method = parse_method(a.get_or("dype-method", method_name(req.dype.method)));
+  req.dype.dynamic = a.get_on_off("dype-dynamic", req.dype.dynamic);
+  req.dype.yarn_form = parse_yarn_form(a.get_or("yarn-form", yarn_form_name(req.dype.yarn_form)));
+  req.dype.lambda_s = a.get_double("dype-strength", req.dype.lambda_s);
+  req.dype.lambda_t = a.get_double("dype-exponent", req.dype.lambda_t);
+  req.dype.base_resolution = parse_int(a, "base-resolution", req.dype.base_resolution, 16, 1 << 20);
+  req.shift = parse_shift(a.get_or("shift", "auto"), &req.shift_mu);
+  req.noise = parse_noise_mode(a.get_or("noise", "comfy"));
+  req.device = a.get_or("device", "cpu");
+  req.dtype = a.get_or("dtype", "float32");
+  req.bit_depth = parse_int(a, "bit-depth", 8, 8, 16);
+  if (req.bit_depth != 8 && req.bit_depth != 16) throw InvalidArgument("--bit-depth must be 8 or 16");
+  const std::string preview_dir = a.get_or("preview-dir", "");
+  req.preview_every = parse_int(a, "preview-every", preview_dir.empty() ? 0 : 1, 0, 1 << 20);
+  if (req.preview_every > 0 && preview_dir.empty())
+    throw InvalidArgument("--preview-every needs --preview-dir DIR (where the previews go)");
+  const auto save_latent = a.get("save-latent");
+
+  ModelPaths paths;
+  paths.model = a.get_or("model", "demo");
+  paths.vae = a.get_or("vae", "");
+  paths.clip = a.get_or("clip", "");
+  paths.t5 = a.get_or("t5", "");
+  paths.tokenizers = a.get_or("tokenizers", "");
+  LoadOptions opts;
+  opts.device = req.device;
+  opts.dtype = req.dtype;
+  validate_size(req.width, req.height, opts.max_pixels);
+
+  // Ctrl-C sets the cancel flag; a second Ctrl-C falls back to the default action (immediate exit).
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  CliObserver observer(tty, preview_dir);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<FluxPipeline> pipe = FluxPipeline::load(paths, opts, &observer);
+  std::fprintf(stderr, "model: %s\n", pipe->label().c_str());
+  if (pipe->is_demo())
+    std::fprintf(stderr, "note: the demo model has random weights; its images are coloured noise by design\n");
+  req.steps = parse_int(a, "steps", pipe->is_schnell() ? 4 : 28, 1, 10000);
+  if (g_interrupted.load()) {
+    std::fprintf(stderr, "interrupted\n");
+    return 130;
+  }
+
+  const MemoryEstimate est = pipe->estimate(req);
+  if (!est.fits) throw ResourceError(est.advice);
+
+  GenerationResult result = pipe->generate(req, &observer, &g_interrupted);
+  observer.end_bar();
+  if (result.cancelled || g_interrupted.load()) {
+    std::fprintf(stderr, "interrupted: no output written\n");
+    return 130;
+  }
+  if (save_latent) io::save_safetensors(*save_latent, {{"latent", result.latent.to(at::kCPU, at::kFloat).contiguous()}},
+                                        {{"format", "pt"}, {"model", result.model_label}});
+  export_png(*output, result, req.bit_depth, DYPE_VERSION);
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "wrote %s (%dx%d, %d-bit) in %.1f s (encode %.1f s, denoise %.1f s, decode %.1f s), peak RSS %s\n",
+               output->c_str(), result.image.width, result.image.height, req.bit_depth, total, result.seconds_encode,
+               result.seconds_denoise, result.seconds_decode, format_bytes(result.peak_rss_bytes).c_str());
+  return 0;
+}
+
 }  // namespace dype::cli

@@ -48,6 +48,16 @@ struct AxisFrequencies {
 std::vector<AxisFrequencies> rope_frequencies(const DypeConfig& cfg, const RopeGeometry& geo,
                                               const std::vector<std::int64_t>& extent, double t);
 
+// rope_frequencies at every t of `ts` (e.g. the sigmas a sampler evaluates the model at): the data of the GUI
+// plot and of `dype schedule --steps`.
+std::vector<std::vector<AxisFrequencies>> rope_frequencies_over(const DypeConfig& cfg, const RopeGeometry& geo,
+                                                                const std::vector<std::int64_t>& extent,
+                                                                const std::vector<double>& ts);
+
+// Token grid of a FLUX image (one token per 16×16 px, partial patches rounded up): {1, rows, columns}, the extent
+// argument of rope_frequencies for text + one image. Throws InvalidArgument for a non-positive size.
+std::vector<std::int64_t> token_grid_extent(int width_px, int height_px);
+
 // κ(t) = λs·t^λt.
 double dype_kappa(double lambda_s, double lambda_t, double t);
 

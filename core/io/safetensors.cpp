@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,13 +69,24 @@ std::int64_t TensorInfo::numel() const {
 std::vector<TensorInfo> SafetensorsFile::parse_header(const char* json, std::size_t len, std::uint64_t data_size,
                                                       const std::string& file,
                                                       std::map<std::string, std::string>* metadata) {
-  // nlohmann keeps the last of duplicate keys silently; a parser callback sees every top-level key.
-  std::set<std::string> seen;
-  std::string duplicate;
+  // nlohmann keeps the last of duplicate keys silently, so a parser callback watches every key. It also bounds the
+  // nesting depth: a valid header nests at most three levels ({name: {shape: [..]}}), and refusing deeper input
+  // early keeps a hostile header from building (and later printing) an arbitrarily deep document.
+  std::set<std::string> seen_top, seen_entry;
+  std::string entry_name;
   auto on_event = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
-    if (ev == nlohmann::json::parse_event_t::key && depth == 1) {
+    using E = nlohmann::json::parse_event_t;
+    if ((ev == E::object_start || ev == E::array_start) && depth >= 3)
+      format_error(file, "header nests JSON deeper than a safetensors header can (entry '" + entry_name +
+                             "'): file corrupt or not safetensors?");
+    if (ev == E::key && depth == 1) {
+      entry_name = parsed.get_ref<const std::string&>();
+      seen_entry.clear();
+      if (!seen_top.insert(entry_name).second)
+        format_error(file, "tensor name '" + entry_name + "' appears twice in the header");
+    } else if (ev == E::key && depth == 2) {
       const auto& k = parsed.get_ref<const std::string&>();
-      if (!seen.insert(k).second && duplicate.empty()) duplicate = k;
+      if (!seen_entry.insert(k).second) format_error(file, "entry '" + entry_name + "': key '" + k + "' appears twice");
     }
     return true;
   };
@@ -84,18 +96,16 @@ std::vector<TensorInfo> SafetensorsFile::parse_header(const char* json, std::siz
   } catch (const nlohmann::json::exception& e) {
     format_error(file, std::string("header is not valid JSON (") + e.what() + "): file corrupt or not safetensors?");
   }
-  if (!duplicate.empty()) format_error(file, "tensor name '" + duplicate + "' appears twice in the header");
-  if (!header.is_object()) format_error(file, "header is not a JSON object");
+  if (!header.is_object()) format_error(file, "header is not a JSON object: file corrupt or not safetensors?");
 
   std::vector<TensorInfo> out;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const auto& v = it.value();
     if (name == "__metadata__") {
-      if (!v.is_object()) format_error(file, "__metadata__ is not an object");
+      if (!v.is_object()) format_error(file, "__metadata__ is not an object of strings");
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string())
-          format_error(file, "__metadata__ value for '" + m.key() + "' is not a string");
+        if (!m.value().is_string()) format_error(file, "__metadata__ value for '" + m.key() + "' is not a string");
         if (metadata) (*metadata)[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -109,33 +119,43 @@ std::vector<TensorInfo> SafetensorsFile::parse_header(const char* json, std::siz
     TensorInfo info;
     info.name = name;
     const auto dt = parse_dtype(v["dtype"].get<std::string>());
-    if (!dt) format_error(file, where + "unsupported dtype '" + v["dtype"].get<std::string>() + "'");
+    if (!dt) format_error(file, where + "unknown dtype '" + v["dtype"].get<std::string>() + "'");
     info.dtype = *dt;
+    const auto& shape = v["shape"];
+    if (shape.size() > kMaxRank)
+      format_error(file, where + "shape has " + std::to_string(shape.size()) + " dimensions (at most " +
+                             std::to_string(kMaxRank) + " supported)");
     std::uint64_t count = 1;
-    for (const auto& d : v["shape"]) {
-      if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
-        format_error(file, where + "shape entries must be non-negative integers");
-      const auto dim = d.get<std::int64_t>();
-      if (mul_overflows(count, static_cast<std::uint64_t>(dim), &count))
-        format_error(file, where + "shape " + v["shape"].dump() + " overflows");
-      info.shape.push_back(dim);
+    for (const auto& d : shape) {
+      // nlohmann stores non-negative integers as unsigned and only "-N" as signed; floats are neither.
+      if (!d.is_number_integer()) format_error(file, where + "shape entries must be non-negative integers");
+      if (!d.is_number_unsigned() && d.get<std::int64_t>() < 0)
+        format_error(file, where + "negative dimension " + std::to_string(d.get<std::int64_t>()) + " in shape");
+      const auto dim = d.is_number_unsigned() ? d.get<std::uint64_t>() : 0;
+      constexpr auto kMaxCount = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+      if (dim > kMaxCount || mul_overflows(count, dim, &count) || count > kMaxCount)  // numel() is int64
+        format_error(file, where + "shape " + shape.dump() + " is too large (element count overflows)");
+      info.shape.push_back(static_cast<std::int64_t>(dim));
     }
-    for (const auto& o : v["data_offsets"])
-      if (!o.is_number_unsigned()) format_error(file, where + "data_offsets must be non-negative integers");
-    info.begin = v["data_offsets"][0].get<std::uint64_t>();
-    info.end = v["data_offsets"][1].get<std::uint64_t>();
-    if (info.end < info.begin)
-      format_error(file, where + "data_offsets [" + std::to_string(info.begin) + "," + std::to_string(info.end) +
-                             ") end before they begin");
+    std::uint64_t offsets[2] = {0, 0};
+    for (int k = 0; k < 2; ++k) {
+      const auto& o = v["data_offsets"][k];
+      if (!o.is_number_integer()) format_error(file, where + "data_offsets must be non-negative integers");
+      if (!o.is_number_unsigned() && o.get<std::int64_t>() < 0)
+        format_error(file, where + "negative data offset " + std::to_string(o.get<std::int64_t>()));
+      offsets[k] = o.is_number_unsigned() ? o.get<std::uint64_t>() : 0;
+    }
+    info.begin = offsets[0];
+    info.end = offsets[1];
+    const std::string range = "[" + std::to_string(info.begin) + "," + std::to_string(info.end) + ")";
+    if (info.end < info.begin) format_error(file, where + "data_offsets " + range + " end before they begin");
     std::uint64_t expected = 0;
     if (mul_overflows(count, dtype_size(info.dtype), &expected) || expected != info.end - info.begin)
-      format_error(file, where + "size mismatch: " + std::string(dtype_name(info.dtype)) + " " +
-                             shape_str(info.shape) + " needs " + std::to_string(expected) + " bytes but offsets [" +
-                             std::to_string(info.begin) + "," + std::to_string(info.end) + ") hold " +
+      format_error(file, where + "size mismatch: " + std::string(dtype_name(info.dtype)) + " " + shape_str(info.shape) +
+                             " needs " + std::to_string(expected) + " bytes but offsets " + range + " hold " +
                              std::to_string(info.end - info.begin));
     if (info.end > data_size)
-      format_error(file, where + "offsets [" + std::to_string(info.begin) + "," + std::to_string(info.end) +
-                             ") exceed the data section of " + std::to_string(data_size) +
+      format_error(file, where + "offsets " + range + " exceed the data section of " + std::to_string(data_size) +
                              " bytes: file truncated?");
     out.push_back(std::move(info));
   }
@@ -147,16 +167,21 @@ std::vector<TensorInfo> SafetensorsFile::parse_header(const char* json, std::siz
             [](const TensorInfo* a, const TensorInfo* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < by_offset.size(); ++i)
     if (by_offset[i]->begin < by_offset[i - 1]->end)
-      format_error(file, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
-                             "' overlap in the data section");
+      format_error(file, "tensors '" + by_offset[i - 1]->name + "' [" + std::to_string(by_offset[i - 1]->begin) + "," +
+                             std::to_string(by_offset[i - 1]->end) + ") and '" + by_offset[i]->name + "' [" +
+                             std::to_string(by_offset[i]->begin) + "," + std::to_string(by_offset[i]->end) +
+                             ") overlap in the data section");
   std::sort(out.begin(), out.end(), [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
   return out;
 }
 
 std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+  // stat first: open() on a FIFO or device could block or read something that is not a file.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw IoError("'" + path + "' is not a regular file");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
-  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     throw IoError("'" + path + "' is not a regular file");
@@ -182,11 +207,11 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
     format_error(path, "header length " + std::to_string(header_len) + " exceeds the " +
                            std::to_string(kMaxHeaderBytes) + "-byte limit: not a safetensors file?");
   if (header_len > size - 8)
-    format_error(path, "header length " + std::to_string(header_len) + " exceeds file size " +
-                           std::to_string(size) + ": file truncated?");
+    format_error(path, "header length " + std::to_string(header_len) + " exceeds file size " + std::to_string(size) +
+                           ": file truncated?");
   f->data_offset_ = 8 + header_len;
-  f->tensors_ = parse_header(static_cast<const char*>(addr) + 8, header_len, size - f->data_offset_, path,
-                             &f->metadata_);
+  f->tensors_ =
+      parse_header(static_cast<const char*>(addr) + 8, header_len, size - f->data_offset_, path, &f->metadata_);
   return f;
 }
 
@@ -206,8 +231,9 @@ at::Tensor SafetensorsFile::raw_bytes(const std::string& name) const {
   const TensorInfo* info = find(name);
   if (!info) format_error(path_, "no tensor named '" + name + "'");
   auto keep = mapping_;
-  return at::from_blob(const_cast<std::uint8_t*>(data_ptr(*info)), {static_cast<std::int64_t>(info->nbytes())},
-                       [keep](void*) {}, at::TensorOptions().dtype(at::kByte));
+  return at::from_blob(
+      const_cast<std::uint8_t*>(data_ptr(*info)), {static_cast<std::int64_t>(info->nbytes())}, [keep](void*) {},
+      at::TensorOptions().dtype(at::kByte));
 }
 
 at::Tensor SafetensorsFile::tensor(const std::string& name) const {
@@ -216,6 +242,13 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   const auto native = native_scalar_type(info->dtype);
   if (!native) return decode_float8(data_ptr(*info), info->shape, info->dtype);
   const std::uint8_t* p = data_ptr(*info);
+  if (info->dtype == DType::BOOL) {
+    // A bool holding any byte but 0 or 1 is undefined behaviour in C++; refuse such data instead of viewing it.
+    for (std::uint64_t i = 0; i < info->nbytes(); ++i)
+      if (p[i] > 1)
+        format_error(path_, "tensor '" + name + "': BOOL element " + std::to_string(i) + " holds byte value " +
+                                std::to_string(p[i]) + " (only 0 and 1 are valid)");
+  }
   const std::size_t elem = dtype_size(info->dtype);
   if (reinterpret_cast<std::uintptr_t>(p) % elem != 0) {
     // Misaligned data (legal in the format, rare in practice): copy instead of handing out an unaligned view.
@@ -224,8 +257,8 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
     return out;
   }
   auto keep = mapping_;
-  return at::from_blob(const_cast<std::uint8_t*>(p), info->shape, [keep](void*) {},
-                       at::TensorOptions().dtype(*native));
+  return at::from_blob(
+      const_cast<std::uint8_t*>(p), info->shape, [keep](void*) {}, at::TensorOptions().dtype(*native));
 }
 
 at::Tensor SafetensorsFile::tensor(const std::string& name, at::ScalarType dtype) const {
@@ -253,21 +286,37 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
       case at::kChar: return "I8";
       case at::kByte: return "U8";
       case at::kBool: return "BOOL";
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+      case at::kFloat8_e4m3fn: return "F8_E4M3";
+      case at::kFloat8_e5m2: return "F8_E5M2";
+#endif
       default: throw InvalidArgument(std::string("cannot store dtype ") + c10::toString(s) + " in safetensors");
     }
   };
   std::vector<std::pair<std::string, at::Tensor>> sorted;
   for (const auto& [n, t] : tensors) sorted.emplace_back(n, t.detach().to(at::kCPU).contiguous());
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (sorted[i].first == "__metadata__")
+      throw InvalidArgument("cannot save '" + path + "': '__metadata__' is reserved and cannot name a tensor");
+    if (i > 0 && sorted[i].first == sorted[i - 1].first)
+      throw InvalidArgument("cannot save '" + path + "': tensor name '" + sorted[i].first + "' given twice");
+  }
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::uint64_t offset = 0;
   for (const auto& [n, t] : sorted) {
     const std::uint64_t nbytes = static_cast<std::uint64_t>(t.numel()) * t.element_size();
-    header[n] = {{"dtype", dtype_of(t.scalar_type())}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + nbytes}}};
+    header[n] = {
+        {"dtype", dtype_of(t.scalar_type())}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
   }
-  std::string h = header.dump();
+  std::string h;
+  try {
+    h = header.dump();
+  } catch (const nlohmann::json::exception& e) {  // a name or metadata string that is not valid UTF-8
+    throw InvalidArgument("cannot save '" + path + "': " + e.what());
+  }
   h.append((8 - h.size() % 8) % 8, ' ');
   const std::string tmp = path + ".part";
   {

@@ -31,6 +31,7 @@ struct TensorInfo {
 class SafetensorsFile {
  public:
   static constexpr std::uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
+  static constexpr std::size_t kMaxRank = 32;  // real checkpoints use <= 5 dimensions
 
   // Opens and validates. Throws IoError (cannot open/map) or FormatError (anything malformed); the message
   // names the file and, where it applies, the tensor.

@@ -15,7 +15,10 @@ class TensorStore {
  public:
   // `path`: a .safetensors file, a .safetensors.index.json, or a folder holding exactly one of
   // `*.safetensors.index.json` or one or more `*.safetensors` files. Throws IoError / FormatError.
+  // An index is checked against its shards: every shard exists inside the index's folder and holds the tensors
+  // the index assigns to it.
   static std::shared_ptr<const TensorStore> open(const std::string& path);
+  // Several files seen as one; a tensor name present in two files is a FormatError.
   static std::shared_ptr<const TensorStore> from_files(const std::vector<std::string>& files);
 
   const std::string& label() const { return label_; }  // what was opened, for error messages
@@ -27,6 +30,7 @@ class TensorStore {
   at::Tensor tensor(const std::string& name, at::ScalarType dtype) const;
 
  private:
+  static std::shared_ptr<TensorStore> build(const std::vector<std::string>& files, std::string label);
   const SafetensorsFile* file_of(const std::string& name) const;
   std::string label_;
   std::vector<std::shared_ptr<const SafetensorsFile>> files_;

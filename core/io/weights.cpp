@@ -53,7 +53,8 @@ at::Tensor CheckpointWeights::take(const std::string& name, at::IntArrayRef shap
   at::ScalarType target = dtype_;
   if (!is_float) target = t.scalar_type();
   // Keep compact storage (bf16/fp16/fp8) when asked; the layer upcasts per use.
-  if (keep_storage_dtype_ && is_float && at::elementSize(t.scalar_type()) < at::elementSize(dtype_)) target = t.scalar_type();
+  if (keep_storage_dtype_ && is_float && at::elementSize(t.scalar_type()) < at::elementSize(dtype_))
+    target = t.scalar_type();
   return t.to(device_, target);  // no copy when dtype and device already match (mmap view)
 }
 
@@ -102,7 +103,8 @@ at::Tensor RandomWeights::take(const std::string& name, at::IntArrayRef shape) {
     std = 1.0 / std::sqrt(static_cast<double>(fan_in));
   } else {
     const bool is_scale = name.find("scale") != std::string::npos || name.find("norm") != std::string::npos;
-    if (is_scale && name.find("bias") == std::string::npos) return at::ones(shape, at::TensorOptions().dtype(dtype_).device(device_));
+    if (is_scale && name.find("bias") == std::string::npos)
+      return at::ones(shape, at::TensorOptions().dtype(dtype_).device(device_));
     std = 0;
   }
   if (std == 0) return at::zeros(shape, at::TensorOptions().dtype(dtype_).device(device_));

@@ -39,8 +39,8 @@ class WeightSource {
 // where LibTorch can hold them; otherwise they are converted to `dtype` at load.
 class CheckpointWeights : public WeightSource {
  public:
-  using Resolver = std::function<at::Tensor(const TensorStore& store, const std::string& name,
-                                            std::vector<std::string>& consumed)>;
+  using Resolver =
+      std::function<at::Tensor(const TensorStore& store, const std::string& name, std::vector<std::string>& consumed)>;
   CheckpointWeights(std::shared_ptr<const TensorStore> store, std::string component, at::ScalarType dtype,
                     at::Device device, std::string prefix = "", Resolver resolve = nullptr,
                     bool keep_storage_dtype = false);

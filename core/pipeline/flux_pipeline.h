@@ -26,6 +26,7 @@ struct LoadOptions {
   std::string device = "cpu";     // where the transformer and VAE run
   std::string dtype = "float32";  // compute dtype of the transformer
   bool text_encoders_on_cpu = true;  // encode on CPU, keep the GPU for the transformer
+  std::uint64_t max_pixels = 4096ull * 4096ull;  // largest width × height generate() accepts (validate_size)
 };
 
 struct MemoryEstimate {

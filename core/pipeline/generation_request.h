@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/dype/rope_frequencies.h"
+#include "core/image/rgb_image.h"
 
 namespace dype {
 
@@ -34,20 +35,13 @@ struct GenerationRequest {
   std::string dtype = "float32";   // compute dtype: float32 | bfloat16 | float16
   int preview_every = 1;           // 0 = no previews
   bool preview_vae = false;        // full VAE decode for previews instead of the linear projection
-  int vae_tile = 64;               // latent pixels per tile side (0 = decode untiled)
+  int vae_tile = 128;              // latent pixels per tile side (0 = decode untiled); 128 = 1024 px, so
+                                   // images up to 1024² decode in one piece (exactly), larger ones in tiles
   int vae_tile_overlap = 16;       // latent pixels
+  int bit_depth = 8;               // 8 | 16: 16 also fills GenerationResult::image.rgb16 (for 16-bit export)
 
   nlohmann::json to_json() const;
   static GenerationRequest from_json(const nlohmann::json& j);  // missing keys keep their defaults
-};
-
-// 8-bit RGB, interleaved, row-major; optionally the same image at 16 bits for 16-bit export.
-struct RgbImage {
-  int width = 0;
-  int height = 0;
-  std::vector<std::uint8_t> rgb8;
-  std::vector<std::uint16_t> rgb16;  // empty unless produced
-  bool empty() const { return width == 0 || height == 0; }
 };
 
 struct StepProgress {
@@ -67,6 +61,9 @@ class StepObserver {
   virtual bool on_step(const StepProgress& progress) { return true; }
   virtual void on_preview(int step, const RgbImage& preview) {}
   virtual bool on_decode_tile(int done, int total) { return true; }
+  // Diagnostics for tests and benchmarks: the packed latent the model was evaluated on at 0-based step `index` and
+  // its prediction, [1, L_img, 64] float32 on the compute device (golden stepK.x / stepK.pred).
+  virtual void on_step_tensors(int index, const at::Tensor& x, const at::Tensor& pred) {}
 };
 
 struct GenerationResult {
@@ -75,13 +72,17 @@ struct GenerationResult {
   RgbImage image;
   at::Tensor latent;           // [1, 16, H/8, W/8] float32 on CPU (VAE space before scale/shift undo)
   std::string model_label;     // e.g. "FLUX.1-dev (diffusers)" or "demo (random weights)"
-  double mu = 0;               // time shift actually used
+  double mu = 0;               // time shift actually used (meaningful when `shifted`)
+  bool shifted = false;        // false: the schedule was not time-shifted (policy none, or auto for schnell)
   std::vector<double> sigmas;  // steps + 1 values
   double seconds_encode = 0, seconds_denoise = 0, seconds_decode = 0;
   std::uint64_t peak_rss_bytes = 0;
 };
 
-const char* shift_policy_name(ShiftPolicy p);
-const char* noise_mode_name(NoiseMode m);
+const char* shift_policy_name(ShiftPolicy p);  // "auto", "clamp", "flux", "none", "fixed"
+const char* noise_mode_name(NoiseMode m);      // "comfy", "bfl"
+// Inverse of the *_name functions; throw InvalidArgument listing the valid names.
+ShiftPolicy parse_shift_policy(const std::string& name);
+NoiseMode parse_noise_mode(const std::string& name);
 
 }  // namespace dype

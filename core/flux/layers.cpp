@@ -1,0 +1,102 @@
+#include "core/flux/layers.h"
+
+#include <cmath>
+
+namespace dype::flux {
+
+at::Tensor cast_like(const at::Tensor& w, const at::Tensor& like) {
+  if (w.scalar_type() == like.scalar_type() && w.device() == like.device()) return w;
+  return w.to(like.device(), like.scalar_type());
+}
+
+LinearImpl::LinearImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t in, std::int64_t out, bool bias) {
+  weight_ = register_parameter("weight", ws.take(prefix + ".weight", {out, in}), /*requires_grad=*/false);
+  if (bias) bias_ = register_parameter("bias", ws.take(prefix + ".bias", {out}), /*requires_grad=*/false);
+}
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  return at::linear(x, cast_like(weight_, x), bias_.defined() ? cast_like(bias_, x) : at::Tensor());
+}
+
+RMSNormImpl::RMSNormImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t dim) {
+  scale_ = register_parameter("scale", ws.take(prefix + ".scale", {dim}), /*requires_grad=*/false);
+}
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
+  // Statistics in float32 whatever the compute dtype (BFL), then back to x's dtype before the scale.
+  const at::Tensor xf = x.to(at::kFloat);
+  const at::Tensor rrms = at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + 1e-6);  // [..., 1]
+  return (xf * rrms).to(x.scalar_type()) * cast_like(scale_, x);
+}
+
+QKNormImpl::QKNormImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t head_dim) {
+  query_norm = register_module("query_norm", RMSNorm(ws, prefix + ".query_norm", head_dim));
+  key_norm = register_module("key_norm", RMSNorm(ws, prefix + ".key_norm", head_dim));
+}
+
+std::pair<at::Tensor, at::Tensor> QKNormImpl::forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  return {query_norm->forward(q).to(v.scalar_type()), key_norm->forward(k).to(v.scalar_type())};
+}
+
+MLPEmbedderImpl::MLPEmbedderImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t in_dim,
+                                 std::int64_t hidden) {
+  in_layer = register_module("in_layer", Linear(ws, prefix + ".in_layer", in_dim, hidden));
+  out_layer = register_module("out_layer", Linear(ws, prefix + ".out_layer", hidden, hidden));
+}
+
+at::Tensor MLPEmbedderImpl::forward(const at::Tensor& x) { return out_layer->forward(at::silu(in_layer->forward(x))); }
+
+ModulationImpl::ModulationImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t dim, bool is_double)
+    : is_double_(is_double) {
+  lin = register_module("lin", Linear(ws, prefix + ".lin", dim, (is_double ? 6 : 3) * dim));
+}
+
+std::pair<ModulationOut, ModulationOut> ModulationImpl::forward(const at::Tensor& vec) {
+  const at::Tensor out = lin->forward(at::silu(vec)).unsqueeze(1);  // [B, 1, 6*dim or 3*dim]
+  auto c = out.chunk(is_double_ ? 6 : 3, -1);                       // each [B, 1, dim]
+  ModulationOut first{c[0], c[1], c[2]};
+  if (!is_double_) return {first, ModulationOut{}};
+  return {first, ModulationOut{c[3], c[4], c[5]}};
+}
+
+MlpImpl::MlpImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t dim, std::int64_t hidden) {
+  fc1 = register_module("0", Linear(ws, prefix + ".0", dim, hidden));
+  fc2 = register_module("2", Linear(ws, prefix + ".2", hidden, dim));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& x) { return fc2->forward(at::gelu(fc1->forward(x), "tanh")); }
+
+LastLayerImpl::LastLayerImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t hidden,
+                             std::int64_t out_channels) {
+  linear = register_module("linear", Linear(ws, prefix + ".linear", hidden, out_channels));
+  // BFL: adaLN_modulation = Sequential(SiLU, Linear) -> the Linear is child "1" of a container.
+  auto ada = std::make_shared<torch::nn::Module>("adaLN_modulation");
+  ada_ln = ada->register_module("1", Linear(ws, prefix + ".adaLN_modulation.1", hidden, 2 * hidden));
+  register_module("adaLN_modulation", ada);
+}
+
+at::Tensor LastLayerImpl::forward(const at::Tensor& x, const at::Tensor& vec) {
+  auto ss = ada_ln->forward(at::silu(vec)).chunk(2, 1);  // shift, scale: [B, hidden] each (BFL order)
+  const at::Tensor shift = ss[0].unsqueeze(1), scale = ss[1].unsqueeze(1);
+  return linear->forward((1 + scale) * layer_norm_no_affine(x) + shift);  // [B, L, out]
+}
+
+at::Tensor layer_norm_no_affine(const at::Tensor& x) {
+  return at::layer_norm(x, {x.size(-1)}, /*weight=*/{}, /*bias=*/{}, 1e-6);
+}
+
+at::Tensor timestep_embedding(const at::Tensor& t, std::int64_t dim, double max_period, double time_factor) {
+  // Every step in float32, in the reference's order: the arguments reach 1000·3.5 rad for guidance, so one
+  // float32 ulp of a frequency matters at the 1e-6 level.
+  const at::Tensor ts = t.to(at::kFloat).reshape({-1}) * time_factor;  // [B]
+  const std::int64_t half = dim / 2;
+  const at::Tensor freqs = (at::arange(0, half, at::TensorOptions().dtype(at::kFloat).device(t.device())) *
+                            (-std::log(max_period)) / static_cast<double>(half))
+                               .exp();  // [half]
+  const at::Tensor args = ts.unsqueeze(1) * freqs.unsqueeze(0);  // [B, half]
+  at::Tensor emb = at::cat({at::cos(args), at::sin(args)}, -1);  // [B, 2*half]
+  if (dim % 2) emb = at::cat({emb, at::zeros_like(emb.narrow(-1, 0, 1))}, -1);
+  return emb;
+}
+
+}  // namespace dype::flux

@@ -1,0 +1,47 @@
+#pragma once
+// The loaded parts of a FLUX.1 model set and where they came from: tokenizers, text encoders, transformer, VAE.
+// `load_components` finds them from what the user gave (DESIGN.md §6): a diffusers folder, a BFL/ComfyUI
+// transformer file whose siblings (ae, clip_l, t5xxl, tokenizer folders) are discovered in the same folder, explicit
+// paths for any of them (which win over discovery), or "demo" (core/pipeline/demo_model.h).
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+
+#include "core/flux/model.h"
+#include "core/pipeline/flux_pipeline.h"
+#include "core/text/clip_text_model.h"
+#include "core/text/clip_tokenizer.h"
+#include "core/text/t5_encoder.h"
+#include "core/text/t5_tokenizer.h"
+#include "core/vae/autoencoder.h"
+
+namespace dype {
+
+struct PipelineComponents {
+  std::unique_ptr<text::ClipTokenizer> clip_tokenizer;
+  std::unique_ptr<text::T5Tokenizer> t5_tokenizer;
+  text::ClipTextModel clip{nullptr};
+  text::T5Encoder t5{nullptr};
+  flux::Flux transformer{nullptr};
+  vae::AutoEncoder vae{nullptr};
+  at::Device device = at::kCPU;          // transformer and VAE
+  at::ScalarType dtype = at::kFloat;     // transformer compute dtype
+  at::Device text_device = at::kCPU;     // text encoders
+  std::string label;                     // "FLUX.1-dev (diffusers: FLUX.1-dev)", "demo (random weights)"
+  bool demo = false;
+  // Where each part came from (for `dype info`-style messages and the metadata).
+  std::string transformer_path, vae_path, clip_path, t5_path, clip_tokenizer_path, t5_tokenizer_path;
+};
+
+// Parses "cpu", "cuda", "cuda:1" and "float32" | "bfloat16" | "float16", and checks that this build can use them
+// (InvalidArgument naming the option and the valid values otherwise; half precision on the CPU is refused: the
+// CPU path computes in float32).
+at::Device parse_device(const std::string& device);
+at::ScalarType parse_compute_dtype(const std::string& dtype, const at::Device& device);
+
+// Throws IoError / FormatError (files), ModelError (content, or a component that cannot be found: the message
+// says which option to pass), InvalidArgument (device / dtype).
+PipelineComponents load_components(const ModelPaths& paths, const LoadOptions& options, StepObserver* observer);
+
+}  // namespace dype

@@ -1,0 +1,118 @@
+#include "core/pipeline/generation_request.h"
+
+#include "core/common/error.h"
+
+namespace dype {
+
+const char* shift_policy_name(ShiftPolicy p) {
+  switch (p) {
+    case ShiftPolicy::Auto: return "auto";
+    case ShiftPolicy::Clamp: return "clamp";
+    case ShiftPolicy::Flux: return "flux";
+    case ShiftPolicy::None: return "none";
+    case ShiftPolicy::Fixed: return "fixed";
+  }
+  return "auto";
+}
+
+const char* noise_mode_name(NoiseMode m) { return m == NoiseMode::Bfl ? "bfl" : "comfy"; }
+
+ShiftPolicy parse_shift_policy(const std::string& name) {
+  for (ShiftPolicy p : {ShiftPolicy::Auto, ShiftPolicy::Clamp, ShiftPolicy::Flux, ShiftPolicy::None, ShiftPolicy::Fixed})
+    if (name == shift_policy_name(p)) return p;
+  throw InvalidArgument("unknown shift policy '" + name + "' (valid: auto, clamp, flux, none, fixed)");
+}
+
+NoiseMode parse_noise_mode(const std::string& name) {
+  if (name == "comfy") return NoiseMode::Comfy;
+  if (name == "bfl") return NoiseMode::Bfl;
+  throw InvalidArgument("unknown noise mode '" + name + "' (valid: comfy, bfl)");
+}
+
+nlohmann::json GenerationRequest::to_json() const {
+  nlohmann::json d = {
+      {"method", method_name(dype.method)},
+      {"dynamic", dype.dynamic},
+      {"yarn_form", yarn_form_name(dype.yarn_form)},
+      {"lambda_s", dype.lambda_s},
+      {"lambda_t", dype.lambda_t},
+      {"base_resolution", dype.base_resolution},
+      {"isotropic", dype.isotropic},
+  };
+  return {
+      {"prompt", prompt},
+      {"width", width},
+      {"height", height},
+      {"steps", steps},
+      {"guidance", guidance},
+      {"seed", seed},
+      {"dype", d},
+      {"shift", shift_policy_name(shift)},
+      {"shift_mu", shift_mu},
+      {"base_shift", base_shift},
+      {"max_shift", max_shift},
+      {"noise", noise_mode_name(noise)},
+      {"device", device},
+      {"dtype", dtype},
+      {"preview_every", preview_every},
+      {"preview_vae", preview_vae},
+      {"vae_tile", vae_tile},
+      {"vae_tile_overlap", vae_tile_overlap},
+      {"bit_depth", bit_depth},
+  };
+}
+
+namespace {
+// Reads j[key] into *out when present; a value of the wrong type is an InvalidArgument naming the key.
+template <typename T>
+void read(const nlohmann::json& j, const char* key, T* out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    *out = it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw InvalidArgument("generation settings: '" + where + key + "' has the wrong type (" + it->dump() + ")");
+  }
+}
+}  // namespace
+
+GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw InvalidArgument("generation settings: expected a JSON object, got " + j.dump());
+  GenerationRequest r;
+  read(j, "prompt", &r.prompt, "");
+  read(j, "width", &r.width, "");
+  read(j, "height", &r.height, "");
+  read(j, "steps", &r.steps, "");
+  read(j, "guidance", &r.guidance, "");
+  read(j, "seed", &r.seed, "");
+  if (auto it = j.find("dype"); it != j.end() && it->is_object()) {
+    std::string method = method_name(r.dype.method), form = yarn_form_name(r.dype.yarn_form);
+    read(*it, "method", &method, "dype.");
+    read(*it, "yarn_form", &form, "dype.");
+    r.dype.method = parse_method(method);
+    r.dype.yarn_form = parse_yarn_form(form);
+    read(*it, "dynamic", &r.dype.dynamic, "dype.");
+    read(*it, "lambda_s", &r.dype.lambda_s, "dype.");
+    read(*it, "lambda_t", &r.dype.lambda_t, "dype.");
+    read(*it, "base_resolution", &r.dype.base_resolution, "dype.");
+    read(*it, "isotropic", &r.dype.isotropic, "dype.");
+  }
+  std::string shift = shift_policy_name(r.shift), noise = noise_mode_name(r.noise);
+  read(j, "shift", &shift, "");
+  read(j, "noise", &noise, "");
+  r.shift = parse_shift_policy(shift);
+  r.noise = parse_noise_mode(noise);
+  read(j, "shift_mu", &r.shift_mu, "");
+  read(j, "base_shift", &r.base_shift, "");
+  read(j, "max_shift", &r.max_shift, "");
+  read(j, "device", &r.device, "");
+  read(j, "dtype", &r.dtype, "");
+  read(j, "preview_every", &r.preview_every, "");
+  read(j, "preview_vae", &r.preview_vae, "");
+  read(j, "vae_tile", &r.vae_tile, "");
+  read(j, "vae_tile_overlap", &r.vae_tile_overlap, "");
+  read(j, "bit_depth", &r.bit_depth, "");
+  return r;
+}
+
+}  // namespace dype

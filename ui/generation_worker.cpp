@@ -1,0 +1,184 @@
+// Torch headers first: Qt's `slots`/`signals` keywords are macros that must not reach them.
+#include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
+
+#include "ui/generation_worker.h"
+
+#include <QElapsedTimer>
+#include <new>
+
+#include "core/common/error.h"
+#include "ui/image_convert.h"
+#include "ui/model_choice.h"
+
+namespace dype::ui {
+namespace {
+
+// Forwards the pipeline's callbacks (on the worker thread) as queued signals and answers "stop?" from the flag.
+class SignalObserver final : public dype::StepObserver {
+ public:
+  SignalObserver(GenerationWorker* worker, const std::atomic<bool>* cancel) : m_worker(worker), m_cancel(cancel) {}
+
+  void on_stage(const std::string& stage) override {
+    emit m_worker->stageChanged(stage == "loading" ? QStringLiteral("loading model") : QString::fromStdString(stage));
+  }
+  bool on_step(const dype::StepProgress& p) override {
+    emit m_worker->progress(p.step, p.total, p.sigma, p.elapsed_s, p.eta_s);
+    return !m_cancel->load();
+  }
+  void on_preview(int step, const dype::RgbImage& preview) override {
+    QImage image = toDisplayImage(preview);  // converted here, off the GUI thread
+    if (!image.isNull()) emit m_worker->preview(step, image);
+  }
+  bool on_decode_tile(int done, int total) override {
+    emit m_worker->decodeProgress(done, total);
+    return !m_cancel->load();
+  }
+
+ private:
+  GenerationWorker* m_worker;
+  const std::atomic<bool>* m_cancel;
+};
+
+QString firstLine(const char* text) {
+  const QString s = QString::fromUtf8(text).trimmed();
+  const qsizetype nl = s.indexOf(QLatin1Char('\n'));
+  return nl < 0 ? s : s.left(nl);
+}
+
+QString gib(std::uint64_t bytes) { return QString::number(double(bytes) / double(1ull << 30), 'f', 1) + " GiB"; }
+
+}  // namespace
+
+QString describeFailure(const std::exception& error, bool whileLoading) {
+  const QString what = QString::fromUtf8(error.what());
+  const QString modelAdvice = QStringLiteral(
+      "\n\nChoose a diffusers folder or the single files in the Model panel, or select the demo model.");
+  if (dynamic_cast<const dype::ResourceError*>(&error))
+    return QStringLiteral("Not enough memory: %1\n\nChoose a smaller size, another device or precision.").arg(what);
+  if (dynamic_cast<const dype::InvalidArgument*>(&error))
+    return QStringLiteral("Invalid setting: %1").arg(what);
+  if (dynamic_cast<const dype::IoError*>(&error))
+    return whileLoading ? QStringLiteral("Could not read the model: %1").arg(what) + modelAdvice
+                        : QStringLiteral("File error: %1").arg(what);
+  if (dynamic_cast<const dype::FormatError*>(&error))
+    return QStringLiteral("The model file is damaged or not a safetensors checkpoint: %1").arg(what) + modelAdvice;
+  if (dynamic_cast<const dype::ModelError*>(&error))
+    return QStringLiteral("The model does not look like FLUX.1: %1").arg(what) + modelAdvice;
+  if (dynamic_cast<const dype::Error*>(&error))
+    return whileLoading ? QStringLiteral("Could not load the model: %1").arg(what) + modelAdvice : what;
+  if (dynamic_cast<const std::bad_alloc*>(&error))
+    return QStringLiteral("Out of memory. Choose a smaller size or close other programs.");
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&error)) {
+    const QString msg = firstLine(c10->what_without_backtrace());
+    if (msg.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
+      return QStringLiteral("The device ran out of memory: %1\n\nChoose a smaller size or another precision.")
+          .arg(msg);
+    return QStringLiteral("LibTorch error: %1").arg(msg);
+  }
+  return QStringLiteral("Unexpected error: %1").arg(firstLine(error.what()));
+}
+
+GenerationWorker::GenerationWorker(QObject* parent) : QObject(parent) { registerMetaTypes(); }
+
+GenerationWorker::~GenerationWorker() = default;
+
+void GenerationWorker::registerMetaTypes() {
+  qRegisterMetaType<dype::ui::GenerationJob>();
+  qRegisterMetaType<dype::ui::EstimateInfo>();
+  qRegisterMetaType<dype::ui::GenerationOutput>();
+}
+
+void GenerationWorker::cancel() { m_cancel.store(true); }
+void GenerationWorker::resetCancel() { m_cancel.store(false); }
+bool GenerationWorker::isCancelRequested() const { return m_cancel.load(); }
+
+GenerationWorker::Outcome GenerationWorker::guarded(const std::function<void()>& body, QString* message) {
+  c10::InferenceMode inference;  // thread-local, so it is opened here, in the worker thread
+  m_loading = false;
+  try {
+    body();
+    return Outcome::Done;
+  } catch (const dype::Cancelled&) {
+    return Outcome::Cancelled;
+  } catch (const std::exception& e) {
+    *message = describeFailure(e, m_loading);
+  } catch (...) {
+    *message = QStringLiteral("Unexpected error of unknown type.");
+  }
+  return Outcome::Failed;
+}
+
+void GenerationWorker::ensureLoaded(const GenerationJob& job) {
+  if (m_pipeline && samePaths(m_loadedPaths, job.paths) && sameOptions(m_loadedOptions, job.options)) return;
+  m_pipeline.reset();  // free the old weights before the new ones arrive
+  m_loading = true;
+  emit stageChanged(QStringLiteral("loading model"));
+  SignalObserver observer(this, &m_cancel);
+  m_pipeline = dype::FluxPipeline::load(job.paths, job.options, &observer);
+  m_loadedPaths = job.paths;
+  m_loadedOptions = job.options;
+  m_loading = false;
+  emit modelLoaded(QString::fromStdString(m_pipeline->label()), m_pipeline->is_demo(), m_pipeline->is_schnell());
+}
+
+void GenerationWorker::generate(const GenerationJob& job) {
+  QElapsedTimer clock;
+  clock.start();
+  QString message;
+  bool wasCancelled = false;
+  const Outcome outcome = guarded(
+      [&] {
+        ensureLoaded(job);
+        EstimateInfo info{m_pipeline->estimate(job.request), job.request.steps, job.request.width,
+                          job.request.height};
+        emit estimated(info);
+        if (!info.memory.fits) {
+          QString why = QStringLiteral("%1×%2 does not fit: it needs about %3")
+                            .arg(job.request.width)
+                            .arg(job.request.height)
+                            .arg(gib(info.memory.peak_bytes));
+          if (info.memory.available_bytes) why += QStringLiteral(" of %1 available").arg(gib(info.memory.available_bytes));
+          why += QStringLiteral(".");
+          if (!info.memory.advice.empty()) why += QStringLiteral("\n\n") + QString::fromStdString(info.memory.advice);
+          throw dype::ResourceError(why.toStdString());
+        }
+        if (m_cancel.load()) throw dype::Cancelled();
+        SignalObserver observer(this, &m_cancel);
+        auto result = std::make_shared<dype::GenerationResult>(m_pipeline->generate(job.request, &observer, &m_cancel));
+        if (result->cancelled) {
+          wasCancelled = true;
+          return;
+        }
+        GenerationOutput output;
+        output.image = toDisplayImage(result->image);
+        output.pyramid = halfSizePyramid(output.image);
+        output.thumbnail =
+            output.image.scaled(kThumbnailSize, kThumbnailSize, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+        output.result = std::move(result);
+        output.seconds = double(clock.elapsed()) / 1000.0;
+        emit finished(output);
+      },
+      &message);
+  if (outcome == Outcome::Cancelled || wasCancelled) {
+    emit cancelled();
+  } else if (outcome == Outcome::Failed) {
+    emit failed(message);
+  }
+}
+
+void GenerationWorker::estimate(const GenerationJob& job) {
+  QString message;
+  const Outcome outcome = guarded(
+      [&] {
+        ensureLoaded(job);
+        emit estimated(EstimateInfo{m_pipeline->estimate(job.request), job.request.steps, job.request.width,
+                                    job.request.height});
+      },
+      &message);
+  if (outcome == Outcome::Failed) emit estimateFailed(message);
+}
+
+void GenerationWorker::releaseModel() { m_pipeline.reset(); }
+
+}  // namespace dype::ui

@@ -1,0 +1,98 @@
+#pragma once
+// GenerationWorker: the one long-lived QObject that runs FluxPipeline on its own QThread (DESIGN.md §5).
+// Requests come in by queued signal (generate / estimate slots); everything goes out by queued signals carrying
+// values. The GUI thread never waits on it: cancel() only sets an atomic flag that the pipeline checks after every
+// step and every VAE tile. The loaded pipeline is cached and reloaded only when the paths or load options change.
+#include <QImage>
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/pipeline/flux_pipeline.h"
+#include "core/pipeline/generation_request.h"
+
+namespace dype::ui {
+
+// One run: which model, how to load it, what to generate.
+struct GenerationJob {
+  dype::ModelPaths paths;
+  dype::LoadOptions options;
+  dype::GenerationRequest request;
+};
+
+// The pipeline's memory plan and speed estimate for a request, before it runs.
+struct EstimateInfo {
+  dype::MemoryEstimate memory;
+  int steps = 0;
+  int width = 0;
+  int height = 0;
+};
+
+// A finished run. The result is shared, not copied: a 16 MP result holds ~150 MB of pixels (8 + 16 bit).
+inline constexpr int kThumbnailSize = 96;
+
+struct GenerationOutput {
+  std::shared_ptr<const dype::GenerationResult> result;
+  QImage image;      // the result as Format_RGB32, ready to paint
+  QImage thumbnail;  // for the history strip (scaling 16 MP is not a job for the GUI thread)
+  std::vector<QImage> pyramid;  // half-size levels of `image` for the zoomed-out view
+  double seconds = 0;
+};
+
+class GenerationWorker : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit GenerationWorker(QObject* parent = nullptr);
+  ~GenerationWorker() override;
+
+  // Thread-safe: called directly from the GUI thread. The run stops within one step or one VAE tile.
+  void cancel();
+  // Called by the GUI thread before it queues a new request (never while one runs).
+  void resetCancel();
+  bool isCancelRequested() const;
+
+  static void registerMetaTypes();
+
+ public slots:
+  void generate(const dype::ui::GenerationJob& job);
+  void estimate(const dype::ui::GenerationJob& job);
+  void releaseModel();
+
+ signals:
+  void modelLoaded(const QString& label, bool isDemo, bool isSchnell);
+  void stageChanged(const QString& stage);  // "loading model", "encoding", "denoising", "decoding"
+  void progress(int step, int total, double sigma, double elapsedSeconds, double etaSeconds);
+  void decodeProgress(int tilesDone, int tilesTotal);
+  void preview(int step, const QImage& image);
+  void estimated(const dype::ui::EstimateInfo& info);
+  void estimateFailed(const QString& message);
+  void finished(const dype::ui::GenerationOutput& output);
+  void failed(const QString& message);
+  void cancelled();
+
+ private:
+  enum class Outcome { Done, Cancelled, Failed };
+  // The one try/catch: runs `body` under c10::InferenceMode and turns what core throws into a message.
+  Outcome guarded(const std::function<void()>& body, QString* message);
+  void ensureLoaded(const GenerationJob& job);
+
+  std::unique_ptr<dype::FluxPipeline> m_pipeline;
+  dype::ModelPaths m_loadedPaths;
+  dype::LoadOptions m_loadedOptions;
+  std::atomic<bool> m_cancel{false};
+  bool m_loading = false;  // guarded() tells load failures apart from run failures
+};
+
+// A message for people: what went wrong and what to do, from a core exception (used by the worker's catch).
+QString describeFailure(const std::exception& error, bool whileLoading);
+
+}  // namespace dype::ui
+
+Q_DECLARE_METATYPE(dype::ui::GenerationJob)
+Q_DECLARE_METATYPE(dype::ui::EstimateInfo)
+Q_DECLARE_METATYPE(dype::ui::GenerationOutput)

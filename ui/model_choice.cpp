@@ -1,0 +1,55 @@
+#include "ui/model_choice.h"
+
+namespace dype::ui {
+
+dype::ModelPaths ModelChoice::paths() const {
+  dype::ModelPaths p;
+  switch (source) {
+    case Source::Demo:
+      p.model = "demo";
+      break;
+    case Source::Diffusers:
+      p.model = diffusersFolder.toStdString();
+      break;
+    case Source::SingleFiles:
+      p.model = transformerFile.toStdString();
+      p.vae = vaeFile.toStdString();
+      p.clip = clipFile.toStdString();
+      p.t5 = t5File.toStdString();
+      p.tokenizers = tokenizerFolder.toStdString();
+      break;
+  }
+  return p;
+}
+
+dype::LoadOptions ModelChoice::loadOptions() const {
+  dype::LoadOptions o;
+  o.device = device.toStdString();
+  o.dtype = dtype.toStdString();
+  return o;
+}
+
+QString ModelChoice::sourceName(Source s) {
+  switch (s) {
+    case Source::Demo: return QStringLiteral("demo");
+    case Source::Diffusers: return QStringLiteral("diffusers");
+    case Source::SingleFiles: return QStringLiteral("files");
+  }
+  return QStringLiteral("demo");
+}
+
+ModelChoice::Source ModelChoice::parseSource(const QString& name) {
+  if (name == QLatin1String("diffusers")) return Source::Diffusers;
+  if (name == QLatin1String("files")) return Source::SingleFiles;
+  return Source::Demo;
+}
+
+bool samePaths(const dype::ModelPaths& a, const dype::ModelPaths& b) {
+  return a.model == b.model && a.vae == b.vae && a.clip == b.clip && a.t5 == b.t5 && a.tokenizers == b.tokenizers;
+}
+
+bool sameOptions(const dype::LoadOptions& a, const dype::LoadOptions& b) {
+  return a.device == b.device && a.dtype == b.dtype && a.text_encoders_on_cpu == b.text_encoders_on_cpu;
+}
+
+}  // namespace dype::ui

@@ -1,0 +1,167 @@
+#include "ui/model_panel.h"
+
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSignalBlocker>
+#include <QStackedWidget>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace dype::ui {
+
+ModelPanel::ModelPanel(QWidget* parent)
+    : QWidget(parent),
+      m_source(new QComboBox(this)),
+      m_pages(new QStackedWidget(this)),
+      m_demoLabel(new QLabel(this)),
+      m_diffusers(new QLineEdit(this)),
+      m_transformer(new QLineEdit(this)),
+      m_vae(new QLineEdit(this)),
+      m_clip(new QLineEdit(this)),
+      m_t5(new QLineEdit(this)),
+      m_tokenizers(new QLineEdit(this)),
+      m_device(new QComboBox(this)),
+      m_dtype(new QComboBox(this)),
+      m_loaded(new QLabel(this)) {
+  m_source->setObjectName(QStringLiteral("modelSourceCombo"));
+  m_source->addItem(tr("Demo model"), int(ModelChoice::Source::Demo));
+  m_source->addItem(tr("Diffusers folder"), int(ModelChoice::Source::Diffusers));
+  m_source->addItem(tr("Single files (BFL / ComfyUI)"), int(ModelChoice::Source::SingleFiles));
+
+  m_demoLabel->setObjectName(QStringLiteral("demoLabel"));
+  m_demoLabel->setText(tr("demo — random weights"));
+  m_demoLabel->setStyleSheet(QStringLiteral("QLabel { color: #b35900; font-weight: bold; }"));
+  m_demoLabel->setToolTip(tr("A tiny FLUX-shaped model with random weights, built in memory: it runs the whole "
+                             "pipeline in seconds but draws coloured noise. Choose real FLUX.1 weights to get "
+                             "pictures."));
+  m_demoLabel->setWordWrap(true);
+
+  // Page 0: demo (only the label); page 1: a diffusers folder; page 2: the single files.
+  auto* demoPage = new QWidget(m_pages);
+  auto* demoLayout = new QVBoxLayout(demoPage);
+  demoLayout->setContentsMargins(0, 0, 0, 0);
+  demoLayout->addWidget(m_demoLabel);
+
+  auto* folderPage = new QWidget(m_pages);
+  auto* folderForm = new QFormLayout(folderPage);
+  folderForm->setContentsMargins(0, 0, 0, 0);
+  m_diffusers->setObjectName(QStringLiteral("diffusersEdit"));
+  m_diffusers->setPlaceholderText(tr("folder with model_index.json"));
+  folderForm->addRow(tr("Folder"), pathRow(m_diffusers, true, {}));
+
+  auto* filesPage = new QWidget(m_pages);
+  auto* filesForm = new QFormLayout(filesPage);
+  filesForm->setContentsMargins(0, 0, 0, 0);
+  const QString st = tr("safetensors (*.safetensors)");
+  m_transformer->setObjectName(QStringLiteral("transformerEdit"));
+  m_transformer->setPlaceholderText(QStringLiteral("flux1-dev.safetensors"));
+  m_vae->setPlaceholderText(tr("ae.safetensors (found beside the transformer if empty)"));
+  m_clip->setPlaceholderText(tr("clip_l.safetensors (found beside if empty)"));
+  m_t5->setPlaceholderText(tr("t5xxl_*.safetensors (found beside if empty)"));
+  m_tokenizers->setPlaceholderText(tr("folder with tokenizer/ and tokenizer_2/"));
+  filesForm->addRow(tr("Transformer"), pathRow(m_transformer, false, st));
+  filesForm->addRow(tr("VAE"), pathRow(m_vae, false, st));
+  filesForm->addRow(tr("CLIP-L"), pathRow(m_clip, false, st));
+  filesForm->addRow(tr("T5-XXL"), pathRow(m_t5, false, st));
+  filesForm->addRow(tr("Tokenizers"), pathRow(m_tokenizers, true, {}));
+
+  m_pages->addWidget(demoPage);
+  m_pages->addWidget(folderPage);
+  m_pages->addWidget(filesPage);
+
+  m_device->setObjectName(QStringLiteral("deviceCombo"));
+  m_device->addItems({QStringLiteral("cpu"), QStringLiteral("cuda")});
+  m_device->setToolTip(tr("Where the transformer and the VAE run. CUDA needs a LibTorch build with CUDA."));
+  m_dtype->setObjectName(QStringLiteral("dtypeCombo"));
+  m_dtype->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16"), QStringLiteral("float16")});
+  m_dtype->setToolTip(tr("Compute precision of the transformer. CPU: float32; GPU: bfloat16."));
+  m_loaded->setObjectName(QStringLiteral("loadedLabel"));
+  m_loaded->setWordWrap(true);
+  m_loaded->setText(tr("Not loaded yet"));
+
+  auto* deviceRow = new QHBoxLayout;
+  deviceRow->addWidget(m_device, 1);
+  deviceRow->addWidget(m_dtype, 1);
+  auto* form = new QFormLayout(this);
+  form->setContentsMargins(0, 0, 0, 0);
+  form->addRow(tr("&Model"), m_source);
+  form->addRow(m_pages);
+  form->addRow(tr("&Device"), deviceRow);
+  form->addRow(m_loaded);
+
+  connect(m_source, &QComboBox::currentIndexChanged, this, &ModelPanel::sourceChanged);
+  for (QLineEdit* e : {m_diffusers, m_transformer, m_vae, m_clip, m_t5, m_tokenizers})
+    connect(e, &QLineEdit::editingFinished, this, &ModelPanel::changed);
+  connect(m_device, &QComboBox::currentIndexChanged, this, &ModelPanel::changed);
+  connect(m_dtype, &QComboBox::currentIndexChanged, this, &ModelPanel::changed);
+  sourceChanged();
+}
+
+QWidget* ModelPanel::pathRow(QLineEdit* edit, bool folder, const QString& filter) {
+  auto* row = new QWidget(this);
+  auto* layout = new QHBoxLayout(row);
+  layout->setContentsMargins(0, 0, 0, 0);
+  auto* browse = new QToolButton(row);
+  browse->setText(QStringLiteral("…"));
+  browse->setToolTip(folder ? tr("Choose a folder") : tr("Choose a file"));
+  layout->addWidget(edit, 1);
+  layout->addWidget(browse);
+  connect(browse, &QToolButton::clicked, this, [this, edit, folder, filter] {
+    const QString start = edit->text();
+    const QString path = folder ? QFileDialog::getExistingDirectory(this, tr("Choose a folder"), start)
+                                : QFileDialog::getOpenFileName(this, tr("Choose a file"), start, filter);
+    if (path.isEmpty()) return;
+    edit->setText(path);
+    emit changed();
+  });
+  return row;
+}
+
+void ModelPanel::sourceChanged() {
+  m_pages->setCurrentIndex(m_source->currentIndex());
+  emit changed();
+}
+
+ModelChoice ModelPanel::choice() const {
+  ModelChoice c;
+  c.source = ModelChoice::Source(m_source->currentData().toInt());
+  c.diffusersFolder = m_diffusers->text().trimmed();
+  c.transformerFile = m_transformer->text().trimmed();
+  c.vaeFile = m_vae->text().trimmed();
+  c.clipFile = m_clip->text().trimmed();
+  c.t5File = m_t5->text().trimmed();
+  c.tokenizerFolder = m_tokenizers->text().trimmed();
+  c.device = m_device->currentText();
+  c.dtype = m_dtype->currentText();
+  return c;
+}
+
+void ModelPanel::setChoice(const ModelChoice& c) {
+  {
+    const QSignalBlocker block(this);
+    m_diffusers->setText(c.diffusersFolder);
+    m_transformer->setText(c.transformerFile);
+    m_vae->setText(c.vaeFile);
+    m_clip->setText(c.clipFile);
+    m_t5->setText(c.t5File);
+    m_tokenizers->setText(c.tokenizerFolder);
+    if (m_device->findText(c.device) < 0) m_device->addItem(c.device);  // e.g. "cuda:1"
+    m_device->setCurrentText(c.device);
+    m_dtype->setCurrentText(c.dtype);
+    m_source->setCurrentIndex(std::max(0, m_source->findData(int(c.source))));
+    m_pages->setCurrentIndex(m_source->currentIndex());
+  }
+  emit changed();
+}
+
+bool ModelPanel::isDemo() const {
+  return ModelChoice::Source(m_source->currentData().toInt()) == ModelChoice::Source::Demo;
+}
+
+void ModelPanel::setLoadedLabel(const QString& label) { m_loaded->setText(tr("Loaded: %1").arg(label)); }
+
+}  // namespace dype::ui

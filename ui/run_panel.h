@@ -1,0 +1,51 @@
+#pragma once
+// RunPanel: Generate / Cancel, the progress bar with step, σ, speed and ETA during a run, and before a run the
+// estimated time and peak memory of the chosen request.
+#include <QWidget>
+
+class QLabel;
+class QProgressBar;
+class QPushButton;
+
+namespace dype::ui {
+
+class RunPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit RunPanel(QWidget* parent = nullptr);
+
+  void setRunning(bool running);
+  bool isRunning() const { return m_running; }
+  void setStage(const QString& stage);
+  void setProgress(int step, int total, double sigma, double elapsedSeconds, double etaSeconds);
+  void setDecodeProgress(int done, int total);
+  void setEstimate(const QString& text, bool fits);
+  void setGenerateEnabled(bool enabled, const QString& why = {});
+
+  QString progressText() const;
+  QString estimateText() const;
+  QProgressBar* progressBar() const { return m_bar; }
+  QPushButton* generateButton() const { return m_generate; }
+  QPushButton* cancelButton() const { return m_cancel; }
+
+  static QString formatDuration(double seconds);
+  static QString formatRate(double stepsPerSecond);
+
+ signals:
+  void generateClicked();
+  void cancelClicked();
+
+ private:
+  QPushButton* m_generate;
+  QPushButton* m_cancel;
+  QProgressBar* m_bar;
+  QLabel* m_status;
+  QLabel* m_estimate;
+  bool m_running = false;
+  bool m_generateAllowed = true;
+  int m_firstStep = 0;
+  double m_firstElapsed = 0;
+};
+
+}  // namespace dype::ui
