@@ -1,3 +1,4 @@
+// bench-deps: io vae
 // VAE decode benchmark: tiled decode time per megapixel and peak resident memory, with the golden tiny-dev
 // autoencoder (ch 32, ch_mult [1,1,1,1]; random weights of the golden set) on the CPU.
 //
@@ -65,7 +66,7 @@ struct Args {
   std::vector<int> untiled = {512, 1024};
   int tile = 64, overlap = 16;
   bool shared_norm = true;
-  bool compare_norm = true;  // also time --no-shared-norm at the first size
+  bool compare_norm = true;  // also time --no-shared-norm (per-tile GroupNorm) at the first size
 };
 
 Args parse(int argc, char** argv) {
@@ -175,7 +176,8 @@ int main(int argc, char** argv) {
     const Args a = parse(argc, argv);
     if (!a.mode.empty()) return run_one(a);
     const std::string model = a.model.empty() ? "" : " --model '" + a.model + "'";
-    const std::string tiling = " --tile " + std::to_string(a.tile) + " --overlap " + std::to_string(a.overlap);
+    const std::string tiling = " --tile " + std::to_string(a.tile) + " --overlap " + std::to_string(a.overlap) +
+                               (a.shared_norm ? "" : " --no-shared-norm");
     std::printf("VAE decode on CPU, tiny-dev autoencoder (%s), tile %d / overlap %d latent px, %d threads\n",
                 a.model.empty() ? "random tiny" : a.model.c_str(), a.tile, a.overlap, at::get_num_threads());
     std::printf("%-8s %-11s %6s %6s %9s %9s %10s %10s %10s\n", "mode", "image", "tiles", "norm", "seconds", "s/MP",
@@ -191,7 +193,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < a.sizes.size(); ++i) {
       row(run_child("--run tiled " + std::to_string(a.sizes[i]) + model + tiling));
       if (i == 0 && a.compare_norm)
-        row(run_child("--run tiled " + std::to_string(a.sizes[i]) + model + tiling + " --no-shared-norm"));
+        row(run_child("--run tiled " + std::to_string(a.sizes[i]) + model + " --tile " + std::to_string(a.tile) +
+                      " --overlap " + std::to_string(a.overlap) + " --no-shared-norm"));
     }
     for (int s : a.untiled) row(run_child("--run untiled " + std::to_string(s) + model));
     std::printf("peak MiB = VmHWM of a fresh process (LibTorch runtime + weights + latent + output + working set)\n");

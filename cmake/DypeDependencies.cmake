@@ -15,22 +15,8 @@ if(NOT nlohmann_json_FOUND)
   set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${DYPE_JSON_INCLUDE}")
 endif()
 
-# SentencePiece (T5 tokenizer).
-if(PkgConfig_FOUND)
-  pkg_check_modules(SENTENCEPIECE IMPORTED_TARGET sentencepiece)
-endif()
-if(TARGET PkgConfig::SENTENCEPIECE)
-  add_library(dype::sentencepiece ALIAS PkgConfig::SENTENCEPIECE)
-else()
-  find_path(SP_INCLUDE sentencepiece_processor.h PATHS "${CMAKE_SOURCE_DIR}/third_party/deb/usr/include")
-  find_library(SP_LIB sentencepiece PATHS "${CMAKE_SOURCE_DIR}/third_party/deb/usr/lib/x86_64-linux-gnu")
-  if(NOT SP_INCLUDE OR NOT SP_LIB)
-    message(FATAL_ERROR "SentencePiece not found: run scripts/install-deps.sh (Debian: libsentencepiece-dev)")
-  endif()
-  add_library(dype::sentencepiece UNKNOWN IMPORTED)
-  set_target_properties(dype::sentencepiece PROPERTIES IMPORTED_LOCATION "${SP_LIB}"
-                        INTERFACE_INCLUDE_DIRECTORIES "${SP_INCLUDE}")
-endif()
+# No SentencePiece library: Debian's libsentencepiece0 bundles protobuf 3.14 and crashes in a process that also
+# loads LibTorch's system protobuf, so core/text has its own exact unigram reader (core/text/sentencepiece_model.h).
 
 find_package(PNG REQUIRED)
 

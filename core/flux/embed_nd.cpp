@@ -19,7 +19,8 @@ struct AxisPositions {
   at::Tensor inverse;          // [N] int64 on ids' device: token -> row of `values`
 };
 
-AxisPositions distinct_positions(const at::Tensor& column) {
+// General path (any device, any position values): sorted unique with inverse indices.
+AxisPositions distinct_positions_unique(const at::Tensor& column) {
   at::Tensor vals, inverse;
   std::tie(vals, inverse) = at::_unique(column, /*sorted=*/true, /*return_inverse=*/true);
   at::Tensor v = vals.to(at::kCPU, at::kDouble).contiguous();
@@ -27,6 +28,32 @@ AxisPositions distinct_positions(const at::Tensor& column) {
   p.values.assign(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
   p.inverse = inverse.to(at::kLong).contiguous();
   return p;
+}
+
+// CPU fast path for what FLUX actually feeds (small non-negative integer positions): one linear pass with a
+// lookup table instead of a hash-based unique. Returns false (leaving `p` untouched) for anything else.
+bool distinct_positions_integral(const double* col, std::int64_t n, std::int64_t stride, AxisPositions& p) {
+  constexpr double kMaxPos = 1 << 20;
+  double max_pos = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double v = col[i * stride];
+    if (!(v >= 0 && v < kMaxPos) || v != std::floor(v)) return false;
+    max_pos = std::max(max_pos, v);
+  }
+  std::vector<std::int64_t> slot(std::size_t(max_pos) + 1, -1);
+  for (std::int64_t i = 0; i < n; ++i) slot[std::size_t(col[i * stride])] = 0;
+  std::vector<double> values;
+  for (std::size_t v = 0; v < slot.size(); ++v)
+    if (slot[v] == 0) {
+      slot[v] = std::int64_t(values.size());
+      values.push_back(double(v));
+    }
+  at::Tensor inverse = at::empty({n}, at::kLong);  // [N]
+  std::int64_t* inv = inverse.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < n; ++i) inv[i] = slot[std::size_t(col[i * stride])];
+  p.values = std::move(values);
+  p.inverse = inverse;
+  return true;
 }
 
 // Rotation blocks for every distinct position of an axis: [U, d/2, 2, 2] float32 on the CPU,
@@ -85,8 +112,11 @@ void embed_nd_into(at::Tensor& pe_out, const at::Tensor& ids, const DypeConfig& 
   at::Tensor flat = ids.reshape({N, n_axes});  // [N, A]
   std::vector<AxisPositions> pos(static_cast<std::size_t>(n_axes));
   std::vector<std::int64_t> extent(std::size_t(n_axes), 1);
+  at::Tensor flat64;  // [N, A] float64 on the CPU: the fast path's input
+  if (ids.device().is_cpu() && N > 0) flat64 = flat.to(at::kDouble).contiguous();
   for (std::int64_t a = 0; a < n_axes && N > 0; ++a) {
-    pos[std::size_t(a)] = distinct_positions(flat.select(1, a));
+    if (!flat64.defined() || !distinct_positions_integral(flat64.data_ptr<double>() + a, N, n_axes, pos[std::size_t(a)]))
+      pos[std::size_t(a)] = distinct_positions_unique(flat.select(1, a));
     const double max_pos = pos[std::size_t(a)].values.back();
     if (!std::isfinite(max_pos)) throw InvalidArgument("embed_nd: position ids contain a non-finite value");
     extent[std::size_t(a)] = std::max<std::int64_t>(1, std::int64_t(std::floor(max_pos)) + 1);

@@ -60,8 +60,6 @@ std::vector<TileSpan> plan_tiles(std::int64_t length, int tile, int overlap) {
 }
 
 TilePlan plan_tiled_decode(std::int64_t latent_h, std::int64_t latent_w, const TiledDecodeOptions& o) {
-  if (o.norm_passes < 0 || o.norm_passes > 8)
-    throw InvalidArgument("invalid VAE tiling: norm_passes " + std::to_string(o.norm_passes) + " (0 to 8)");
   if (o.tile < 0 || o.overlap < 0 || (o.tile > 0 && 2 * o.overlap > o.tile)) {
     throw InvalidArgument("invalid VAE tiling: tile " + std::to_string(o.tile) + ", overlap " +
                           std::to_string(o.overlap) + " (need tile >= 0 and 0 <= overlap <= tile / 2)");
@@ -120,11 +118,11 @@ void tiled_decode_into(AutoEncoder& ae, const at::Tensor& z, at::Tensor& out, co
   auto as_tensor = [](const std::vector<double>& v) {
     return at::tensor(at::ArrayRef<double>(v), at::TensorOptions().dtype(at::kDouble)).to(at::kFloat);
   };
-  const int passes = options.norm_passes + 1;  // statistics passes, then the pass that writes the image
+  const int passes = options.shared_norm ? 2 : 1;  // statistics pass, then the pass that writes the image
   const int total = passes * plan.count();
   SharedNormStats stats;
   std::optional<SharedNormScope> scope;
-  if (options.norm_passes > 0) scope.emplace(&stats);
+  if (options.shared_norm) scope.emplace(&stats);
   out.zero_();
   int done = 0;
   for (int pass = 0; pass < passes; ++pass) {

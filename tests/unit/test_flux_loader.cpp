@@ -258,6 +258,7 @@ class TestFluxLoader : public QObject {
       if (kv.first != "double_blocks.1.txt_mlp.2.bias") ts.push_back(kv);
     const std::string path = write("missing/flux.safetensors", ts);
     const auto msg = error_of([&] { load_flux(path); });
+    qInfo("%s", msg.c_str());
     QVERIFY2(contains(msg, "1 missing") && contains(msg, "double_blocks.1.txt_mlp.2.bias [64]") &&
                  contains(msg, path) && contains(msg, "incomplete download"),
              msg.c_str());
@@ -354,6 +355,7 @@ class TestFluxLoader : public QObject {
     for (const auto& kv : to_diffusers(bfl_, small_config()))
       if (kv.first != "single_transformer_blocks.1.proj_mlp.bias") d.push_back(kv);
     const auto msg = error_of([&] { load_flux(write("diffusers_missing/model.safetensors", d)); });
+    qInfo("%s", msg.c_str());
     QVERIFY2(contains(msg, "single_blocks.1.linear1.bias") &&
                  contains(msg, "single_transformer_blocks.1.proj_mlp.bias") && contains(msg, "diffusers"),
              msg.c_str());

@@ -14,6 +14,9 @@ using vae::TileSpan;
 
 namespace {
 
+// Several full decodes per test function: on a loaded CI machine one can exceed Qt's 5-minute watchdog.
+const bool kLongerWatchdog = qputenv("QTEST_FUNCTION_TIMEOUT", "1500000");
+
 vae::AutoEncoderConfig tiny_config() {
   vae::AutoEncoderConfig c;
   c.ch = 32;
@@ -84,11 +87,11 @@ TileStats compare_tiled(vae::AutoEncoder& ae, const at::Tensor& z, const vae::Ti
   // (+-10% here) is then factored out and 1 means "the tiling left no trace".
   s.seam_cols = seam_ratio(tiled, plan.cols, f) / seam_ratio(full, plan.cols, f);
   s.seam_rows = seam_ratio(tiled.transpose(2, 3), plan.rows, f) / seam_ratio(full.transpose(2, 3), plan.rows, f);
-  qInfo("  %s: tile %d overlap %d, %d tiles, %s blend, %d norm passes: |tiled - untiled| max %.3g mean %.3g; away "
+  qInfo("  %s: tile %d overlap %d, %d tiles, %s blend, %s GroupNorm: |tiled - untiled| max %.3g mean %.3g; away "
         "from blend zones max %.3g mean %.3g (untiled image: max|x| %.3g, mean|x| %.3g); seam ratio "
         "(tiled / untiled) cols %.3f rows %.3f (untiled image's own ratio: %.3f, %.3f)",
         label, o.tile, o.overlap, plan.count(), o.blend == vae::BlendMask::cosine ? "cosine" : "linear",
-        o.norm_passes, s.max_all, s.mean_all, s.max_away, s.mean_away, s.max_abs, s.mean_abs, s.seam_cols,
+        o.shared_norm ? "image-wide" : "per-tile", s.max_all, s.mean_all, s.max_away, s.mean_away, s.max_abs, s.mean_abs, s.seam_cols,
         s.seam_rows, seam_ratio(full, plan.cols, f), seam_ratio(full.transpose(2, 3), plan.rows, f));
   return s;
 }
@@ -178,15 +181,15 @@ class TestTiledDecode : public QObject {
     c10::InferenceMode guard;
     at::Tensor z = at::randn({1, 16, 24, 40}, at::detail::createCPUGenerator(4));
     // rows: 24 with 16/4 -> 2 tiles; cols: 40 -> 1 + ceil(24 / 12) = 3 tiles; 6 tiles per pass.
-    for (int passes : {0, 1}) {
+    for (bool shared : {false, true}) {
       std::vector<std::pair<int, int>> calls;
       vae::TiledDecodeOptions o{16, 4};
-      o.norm_passes = passes;
+      o.shared_norm = shared;
       vae::tiled_decode(ae_, z, o, [&](int done, int total) {
         calls.emplace_back(done, total);
         return true;
       });
-      const int total = 6 * (passes + 1);
+      const int total = shared ? 12 : 6;  // the statistics pass visits every tile too
       QCOMPARE(static_cast<int>(calls.size()), total);
       for (int i = 0; i < total; ++i) QCOMPARE(calls[i], std::make_pair(i + 1, total));
     }
@@ -236,42 +239,29 @@ class TestTiledDecode : public QObject {
     }
   }
 
-  void structured_latent_error_is_the_global_attention() {
-    // A latent with large smooth patterns (tiles differ in mean and contrast, as regions of a real image do).
-    // This random-weight decoder's mid attention is nearly uniform, i.e. it adds a global average that a tile
-    // cannot know: the tiled decode differs clearly. With the attention's output projection zeroed (same weights
-    // otherwise) the difference falls back to the white-noise level, which pins the error on the attention
-    // (and shows that the image-wide GroupNorm statistics do their part).
+  void structured_latent_and_shared_statistics() {
+    // A latent with large smooth patterns, so that tiles differ in mean and contrast as regions of a real image
+    // do. Per-tile GroupNorm statistics then shift every tile's tone; the image-wide statistics must reduce the
+    // difference to the untiled decode clearly (measured 0.145 -> 0.095 mean abs, i.e. 36% of mean|x| -> 23%).
+    // What remains comes from statistics measured on per-tile-normalised activations, the tile-local attention
+    // and, for this random-weight decoder, a strong sensitivity of deep layers to both: the bound below only
+    // guards against gross errors; the white-noise bounds above are the accuracy statement.
     c10::InferenceMode guard;
     const int n = 48;
     at::Tensor noise = at::randn({1, 16, n, n}, at::detail::createCPUGenerator(11));
     at::Tensor yy = at::linspace(0, 1, n).view({1, 1, n, 1}), xx = at::linspace(0, 1, n).view({1, 1, 1, n});
     at::Tensor ch = at::linspace(-1, 1, 16).view({1, 16, 1, 1});
     at::Tensor z = 0.5 * noise + 1.5 * ch * at::sin(6.0 * yy + 3.0 * xx) + (yy - 0.5);
-    const TileStats with_attn = compare_tiled(ae_, z, {32, 16}, "structured latent");
-    auto no_attn = vae::make_random_autoencoder(tiny_config(), 7);
-    auto params = no_attn->named_parameters();
-    params["decoder.mid.attn_1.proj_out.weight"].zero_();
-    params["decoder.mid.attn_1.proj_out.bias"].zero_();
-    const TileStats without = compare_tiled(no_attn, z, {32, 16}, "structured latent, mid attention off");
-    QVERIFY(without.mean_all < 0.08 * without.mean_abs);
-    QVERIFY(without.max_all < 0.1 * without.max_abs);
-    QVERIFY(with_attn.mean_all < 0.3 * with_attn.mean_abs);  // measured 23%: reported, gross-error guard only
-    for (const auto& s : {with_attn, without}) {
+    vae::TiledDecodeOptions local{32, 16};
+    local.shared_norm = false;
+    const TileStats a = compare_tiled(ae_, z, local, "structured latent");
+    const TileStats b = compare_tiled(ae_, z, {32, 16}, "structured latent");
+    QVERIFY(b.mean_all < 0.8 * a.mean_all);
+    QVERIFY(b.mean_all < 0.3 * b.mean_abs);
+    for (const auto& s : {a, b}) {  // blending hides the tiles' differences: no seam either way
       QVERIFY(std::abs(s.seam_cols - 1) < 0.05);
       QVERIFY(std::abs(s.seam_rows - 1) < 0.05);
     }
-  }
-
-  void shared_norm_statistics_reduce_the_error() {
-    // One statistics pass must bring the tiled decode closer to the untiled one than per-tile GroupNorm.
-    c10::InferenceMode guard;
-    at::Tensor z = at::randn({1, 16, 48, 48}, at::detail::createCPUGenerator(12));
-    vae::TiledDecodeOptions local{32, 16};
-    local.norm_passes = 0;
-    const TileStats a = compare_tiled(ae_, z, local, "per-tile GroupNorm");
-    const TileStats b = compare_tiled(ae_, z, {32, 16}, "image-wide GroupNorm");
-    QVERIFY(b.mean_all < 0.9 * a.mean_all);
   }
 
   void seam_detector_sees_hard_seams() {
@@ -280,7 +270,7 @@ class TestTiledDecode : public QObject {
     c10::InferenceMode guard;
     at::Tensor z = at::randn({1, 16, 48, 48}, at::detail::createCPUGenerator(11));
     vae::TiledDecodeOptions hard{16, 0};
-    hard.norm_passes = 0;
+    hard.shared_norm = false;
     const TileStats s = compare_tiled(ae_, z, hard, "abutting tiles, no blending");
     QVERIFY(std::min(s.seam_cols, s.seam_rows) > 1.1);  // measured 1.17 and 1.39
   }
