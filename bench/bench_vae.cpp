@@ -9,6 +9,7 @@
 // (VmHWM from /proc/self/status) belongs to that one decode. Prints figures only; asserts nothing.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,6 +29,13 @@ namespace fs = std::filesystem;
 using namespace dype;
 
 namespace {
+
+// User + system CPU seconds of this process so far (wall time is meaningless on a shared machine).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 // kB value of a /proc/self/status field ("VmHWM", "VmRSS").
 long status_kb(const std::string& field) {
@@ -126,15 +134,17 @@ int run_one(const Args& a) {
   o.shared_norm = a.shared_norm;
   const auto plan = vae::plan_tiled_decode(lat, lat, o);
   const auto t0 = std::chrono::steady_clock::now();
+  const double c0 = cpu_seconds();
   at::Tensor img = vae::tiled_decode(ae, z, o);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = cpu_seconds() - c0;
   const long peak_kb = status_kb("VmHWM");
   const double mp = static_cast<double>(img.size(2)) * img.size(3) / 1e6;
   const double est = vae::estimate_decode_bytes(ae->config(), lat, lat, o) / 1048576.0;
-  std::printf("RESULT mode=%s image=%dx%d latent=%dx%d tiles=%d shared_norm=%d seconds=%.2f s_per_mp=%.3f "
+  std::printf("RESULT mode=%s image=%dx%d latent=%dx%d tiles=%d shared_norm=%d seconds=%.2f s_per_mp=%.3f cpu_s=%.2f cpu_s_per_mp=%.3f "
               "peak_rss_mib=%.1f before_decode_mib=%.1f output_mib=%.1f est_working_set_mib=%.1f threads=%d model=%s\n",
               a.mode.c_str(), (int)img.size(3), (int)img.size(2), lat, lat, plan.count(), o.shared_norm ? 1 : 0, secs,
-              secs / mp, peak_kb / 1024.0, base_kb / 1024.0, img.numel() * 4 / 1048576.0, est, at::get_num_threads(),
+              secs / mp, cpu, cpu / mp, peak_kb / 1024.0, base_kb / 1024.0, img.numel() * 4 / 1048576.0, est, at::get_num_threads(),
               model_label.c_str());
   return 0;
 }
@@ -180,13 +190,15 @@ int main(int argc, char** argv) {
                                (a.shared_norm ? "" : " --no-shared-norm");
     std::printf("VAE decode on CPU, tiny-dev autoencoder (%s), tile %d / overlap %d latent px, %d threads\n",
                 a.model.empty() ? "random tiny" : a.model.c_str(), a.tile, a.overlap, at::get_num_threads());
-    std::printf("%-8s %-11s %6s %6s %9s %9s %10s %10s %10s\n", "mode", "image", "tiles", "norm", "seconds", "s/MP",
-                "peak MiB", "output MiB", "est. MiB");
+    std::printf("%-8s %-11s %6s %6s %9s %9s %9s %9s %10s %10s %10s\n", "mode", "image", "tiles", "norm", "wall s",
+                "wall s/MP", "CPU s", "CPU s/MP", "peak MiB", "output MiB", "est. MiB");
     auto row = [](const std::string& r) {
       if (r.empty()) return;
-      std::printf("%-8s %-11s %6s %6s %9s %9s %10s %10s %10s\n", field(r, "mode").c_str(), field(r, "image").c_str(),
-                  field(r, "tiles").c_str(), field(r, "shared_norm") == "1" ? "shared" : "tile",
-                  field(r, "seconds").c_str(), field(r, "s_per_mp").c_str(), field(r, "peak_rss_mib").c_str(),
+      std::printf("%-8s %-11s %6s %6s %9s %9s %9s %9s %10s %10s %10s\n", field(r, "mode").c_str(),
+                  field(r, "image").c_str(), field(r, "tiles").c_str(),
+                  field(r, "mode") == "untiled" ? "-" : field(r, "shared_norm") == "1" ? "shared" : "tile",
+                  field(r, "seconds").c_str(), field(r, "s_per_mp").c_str(), field(r, "cpu_s").c_str(),
+                  field(r, "cpu_s_per_mp").c_str(), field(r, "peak_rss_mib").c_str(),
                   field(r, "output_mib").c_str(), field(r, "est_working_set_mib").c_str());
       std::fflush(stdout);
     };

@@ -2,11 +2,11 @@
 # Prepares, on a Debian machine with apt (this one), what bench/gpu_check.sh needs on a GPU machine that has CUDA
 # PyTorch, nvcc, CMake and ninja but no package registry and no Qt:
 #   third_party/deb/     headers and libraries unpacked from Debian .debs (never installed): nlohmann-json
-#                        (header-only), sentencepiece, libpng + zlib headers. cmake/DypeDependencies.cmake and
+#                        (header-only), libpng + zlib (headers and libraries). cmake/DypeDependencies.cmake and
 #                        gpu_check.sh look there.
 #   third_party/golden/  the part of ../shared/golden the GPU checks read (tiny-dev transformer + autoencoder,
 #                        the B_transformer_* and C_vae_* cases), since ../shared does not travel with the tree.
-# Both folders are git-ignored; a device run must name them in `carry` (about 25 MB together).
+# Both folders are git-ignored; a device run must name them in `carry` (about 20 MB together).
 #
 # Usage: bench/fetch_gpu_deps.sh [--golden DIR]      (default DIR: ../shared/golden beside the checkout)
 set -euo pipefail
@@ -22,7 +22,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 # Runtime libraries first, then the -dev packages (headers, unversioned .so links, CMake/pkg-config files).
-packages=(nlohmann-json3-dev libsentencepiece0 libsentencepiece-dev libpng16-16 libpng-dev zlib1g zlib1g-dev)
+packages=(nlohmann-json3-dev libpng16-16 libpng-dev zlib1g zlib1g-dev)
 
 deb_dir="$root/third_party/deb"
 dl="$root/third_party/deb-download"

@@ -71,7 +71,7 @@ deb="$root/third_party/deb"
 golden="$root/../shared/golden"
 [[ -d "$golden/cases" ]] || golden="$root/third_party/golden"
 [[ -d "$golden/cases" ]] || golden=""
-# Libraries unpacked from .debs (sentencepiece) are found at run time through this path.
+# Libraries unpacked from .debs (libpng) are found at run time through this path.
 export LD_LIBRARY_PATH="$deb/usr/lib/x86_64-linux-gnu:$deb/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # ---------------------------------------------------------------------------------------------------------------

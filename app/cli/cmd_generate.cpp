@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -142,6 +143,17 @@ ShiftPolicy parse_shift(const std::string& s, double* mu) {
   return ShiftPolicy::Fixed;
 }
 
+// The folder that will receive `file` must exist and be writable (the file itself is written later, atomically).
+void check_writable_folder_of(const std::string& file, const char* option) {
+  const std::filesystem::path p(file);
+  const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+  if (!std::filesystem::is_directory(dir))
+    throw IoError(std::string(option) + " '" + file + "': the folder '" + dir.string() + "' does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw IoError(std::string(option) + " '" + file + "': the folder '" + dir.string() + "' is not writable");
+  if (std::filesystem::is_directory(p)) throw IoError(std::string(option) + " '" + file + "' is a folder");
+}
+
 int parse_int(const Args& a, const std::string& name, long long def, long long lo, long long hi) {
   const long long v = a.get_int(name, def);
   if (v < lo || v > hi)
@@ -200,6 +212,16 @@ int cmd_generate(int argc, char** argv) {
     throw InvalidArgument("--preview-every needs --preview-dir DIR (where the previews go)");
   const auto save_latent = a.get("save-latent");
 
+  // Output locations are checked now, not after a long run.
+  check_writable_folder_of(*output, "--output");
+  if (save_latent) check_writable_folder_of(*save_latent, "--save-latent");
+  if (!preview_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(preview_dir, ec);
+    if (!std::filesystem::is_directory(preview_dir) || ::access(preview_dir.c_str(), W_OK) != 0)
+      throw IoError("--preview-dir '" + preview_dir + "' is not a writable folder");
+  }
+
   ModelPaths paths;
   paths.model = a.get_or("model", "demo");
   paths.vae = a.get_or("vae", "");
@@ -219,6 +241,7 @@ int cmd_generate(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  tune_allocator_for_large_tensors();
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   CliObserver observer(tty, preview_dir);
   const auto t0 = std::chrono::steady_clock::now();

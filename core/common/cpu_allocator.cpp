@@ -79,6 +79,22 @@ void free_large(void* p) {
   s.trim(0);
 }
 
+// Frees a pointer that came from either side: a large block of ours, or a small one of the previous allocator.
+void free_raw(void* p) {
+  {
+    State& s = *g_state;
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.live.find(p) == s.live.end()) {
+      // Small block: only valid when the previous allocator hands out raw pointers (LibTorch's default does).
+      const c10::DeleterFnPtr small_free = s.small->raw_deleter();
+      TORCH_INTERNAL_ASSERT(small_free != nullptr, "previous CPU allocator has no raw deleter");
+      small_free(p);
+      return;
+    }
+  }
+  free_large(p);
+}
+
 c10::DataPtr allocate_large(std::size_t n) {
   State& s = *g_state;
   const std::size_t size = round_up(n, kHugePage);
@@ -125,6 +141,9 @@ class CachingCpuAllocator final : public c10::Allocator {
   c10::DataPtr allocate(std::size_t n) { return dispatch(n); }
   // Pure virtual from LibTorch 2.3 on; a plain member before.
   void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+  // Kernels that use raw_allocate()/raw_deallocate() (gelu, some reductions) free through this: without it
+  // LibTorch's base class returns nullptr and those kernels abort on an internal assertion.
+  c10::DeleterFnPtr raw_deleter() const override { return &free_raw; }
 
  private:
   static c10::DataPtr dispatch(std::size_t n) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "core/common/error.h"
@@ -31,11 +32,13 @@ void validate_size(int width, int height, std::uint64_t max_pixels) {
   }
   const std::uint64_t px = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
   if (px > max_pixels) {
-    std::ostringstream os;
-    os.precision(3);
-    os << "image size " << size << " is " << px / 1e6 << " MP, above the limit of " << max_pixels / 1e6
-       << " MP (" << max_pixels << " pixels); choose a smaller size or raise the limit";
-    throw InvalidArgument(os.str());
+    char buf[256];
+    std::snprintf(buf, sizeof(buf), "image size %s has %llu pixels (%.2f MP), above the limit of %llu pixels (%.2f MP, "
+                  "e.g. %dx%d); choose a smaller size or raise the limit", size.c_str(),
+                  static_cast<unsigned long long>(px), px / 1e6, static_cast<unsigned long long>(max_pixels),
+                  max_pixels / 1e6, static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16,
+                  static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16);
+    throw InvalidArgument(buf);
   }
 }
 

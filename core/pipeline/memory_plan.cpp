@@ -1,6 +1,7 @@
 #include "core/pipeline/memory_plan.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <cmath>
 #include <cstdio>
@@ -89,6 +90,11 @@ MemoryEstimate plan_memory(const MemoryPlanInput& in, std::uint64_t available_by
   }
   m.advice = os.str();
   return m;
+}
+
+void tune_allocator_for_large_tensors() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 std::uint64_t peak_rss_bytes() {

@@ -44,6 +44,12 @@ std::uint64_t available_memory_bytes(const at::Device& device);
 // Peak resident set size of this process (VmHWM), 0 when unknown.
 std::uint64_t peak_rss_bytes();
 
+// Keeps glibc from returning every large tensor buffer to the OS on free: by default blocks above 32 MiB are
+// mmap'ed and unmapped one by one, so each step re-faults hundreds of MiB of fresh pages (measured: about half of
+// the CPU time of a demo generation went to page faults). Raises the mmap and trim thresholds to 1 GiB. Call once
+// per process, before generating (the CLI and the GUI worker do).
+void tune_allocator_for_large_tensors();
+
 // "1.5 GiB", "730 MiB".
 std::string format_bytes(std::uint64_t bytes);
 

@@ -93,6 +93,25 @@ class TestGoldenRope : public QObject {
       ++n;
     }
     QCOMPARE(n, 104);
+
+    // Other id forms give the same table: int64 ids, and a batch of 2. An extra token at position -1 on axis 0
+    // (not a small non-negative integer: the general unique path) changes nothing else and rotates by -omega.
+    const json& e0 = gc.json.at("entries")[3];  // static yarn: scaled axes with mscale
+    const DypeConfig cfg0 = entry_config(e0, base_patches);
+    const at::Tensor pe0 = gc.expect(e0.at("pe").get<std::string>());
+    QCOMPARE(test::max_abs_diff(flux::embed_nd(ids.to(at::kLong), cfg0, geo, 1.0), pe0), 0.0);
+    const at::Tensor pe_b2 = flux::embed_nd(at::cat({ids, ids}, 0), cfg0, geo, 1.0);  // [2, 1, L, P, 2, 2]
+    QCOMPARE(pe_b2.size(0), std::int64_t(2));
+    QCOMPARE(test::max_abs_diff(pe_b2[1].unsqueeze(0), pe0), 0.0);
+    at::Tensor extra = at::zeros({1, 1, 3}, at::kFloat);
+    extra.select(2, 0).fill_(-1.0);
+    const at::Tensor pe_x = flux::embed_nd(at::cat({ids, extra}, 1), cfg0, geo, 1.0);  // [1, 1, L+1, P, 2, 2]
+    const std::int64_t L = ids.size(1);
+    QCOMPARE(test::max_abs_diff(pe_x.narrow(2, 0, L), pe0), 0.0);
+    const at::Tensor w0 = gc.expect(e0.at("omega")[0].get<std::string>()).to(at::kDouble);  // [d0/2]
+    const at::Tensor blk = pe_x.select(2, L).narrow(2, 0, w0.numel()).reshape({-1, 4}).to(at::kDouble);
+    const at::Tensor c = at::cos(-w0), sn = at::sin(-w0);
+    QVERIFY(test::max_abs_diff(blk, at::stack({c, -sn, sn, c}, 1)) <= 2e-7);
     qInfo("%s: %d entries; max omega rel err %.3g (vision-yarn %.3g), max mscale abs err %.3g, max pe abs err %.3g",
           qPrintable(name), n, w.omega, w.omega_vy, w.mscale, w.pe);
   }
