@@ -5,7 +5,7 @@
 //      512 text tokens): construction time, per-block times, total, and peak RSS (VmHWM) against weight bytes.
 //
 //   bench_flux [--double 2] [--single 4] [--width 1024] [--height 1024] [--txt 512] [--threads N]
-//              [--tiny-iters 20] [--skip-tiny] [--skip-dev]
+//              [--tiny-iters 20] [--skip-tiny] [--skip-dev] [--default-allocator]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common/cpu_allocator.h"
 #include "core/dype/rope_frequencies.h"
 #include "core/flux/attention.h"
 #include "core/flux/model.h"
@@ -207,6 +208,8 @@ int main(int argc, char** argv) {
   try {
     const int threads = std::atoi(arg(argc, argv, "threads", "0").c_str());
     if (threads > 0) at::set_num_threads(threads);
+    // As `dype generate` and the app do (bench/NOTES.md); --default-allocator measures glibc as is.
+    if (!flag(argc, argv, "default-allocator")) install_cpu_caching_allocator();
     if (!flag(argc, argv, "skip-tiny")) bench_tiny(std::atoi(arg(argc, argv, "tiny-iters", "20").c_str()));
     if (!flag(argc, argv, "skip-dev"))
       bench_dev(std::atoll(arg(argc, argv, "double", "2").c_str()), std::atoll(arg(argc, argv, "single", "4").c_str()),

@@ -13,6 +13,7 @@
 // double and single block are also timed alone, and a full-depth (19 + 38) step is extrapolated from them.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <malloc.h>
 
 #include <cmath>
 #include <cstdio>
@@ -35,7 +36,7 @@ const char* kUsage =
     "bench_transformer_sizes [--config dev|schnell] [--double N] [--single N] [--weights FILE | --write-weights FILE]\n"
     "    [--img-tokens N] [--txt-tokens 512] [--device cpu|cuda] [--dtype f32|bf16|f16] [--threads N]\n"
     "    [--warmup 1] [--iters 3] [--seed 0] [--t 0.7] [--dype-method yarn|none|pi|ntk|vision-yarn]\n"
-    "    [--base-resolution 1024] [--save-io FILE] [--per-block] [--json FILE] [--cpu-allocator caching|default]\n";
+    "    [--base-resolution 1024] [--save-io FILE] [--per-block] [--json FILE] [--cpu-allocator caching|tuned|default]\n";
 
 // Rows × columns of an image-token grid holding exactly n tokens, as square as possible.
 std::pair<std::int64_t, std::int64_t> grid_for(std::int64_t n) {
@@ -93,12 +94,17 @@ int run(const bench::Options& o) {
   if (o.has("threads")) at::set_num_threads(static_cast<int>(o.integer("threads", 1)));
   const int warmup = static_cast<int>(o.integer("warmup", 1)), iters = static_cast<int>(o.integer("iters", 3));
   const std::uint64_t seed = static_cast<std::uint64_t>(o.integer("seed", 0));
-  // The CPU caching allocator (core/common/cpu_allocator.h): what the app installs at startup.
+  // caching: core/common/cpu_allocator.h, what `dype generate` and the app install (through
+  // tune_allocator_for_large_tensors); tuned: glibc thresholds raised only; default: glibc as is (what a plain
+  // PyTorch process gets). bench/NOTES.md has the figures of all three.
   const std::string cpu_alloc = o.str("cpu-allocator", "caching");
   if (cpu_alloc == "caching") {
     install_cpu_caching_allocator();
+  } else if (cpu_alloc == "tuned") {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
   } else if (cpu_alloc != "default") {
-    throw InvalidArgument("--cpu-allocator caching|default, got '" + cpu_alloc + "'");
+    throw InvalidArgument("--cpu-allocator caching|tuned|default, got '" + cpu_alloc + "'");
   }
   c10::InferenceMode inference;
 

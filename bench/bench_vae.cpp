@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common/cpu_allocator.h"
 #include "core/common/error.h"
 #include "core/vae/autoencoder_loader.h"
 #include "core/vae/tiled_decode.h"
@@ -112,6 +113,7 @@ Args parse(int argc, char** argv) {
 // One decode in this process; prints one machine-readable line.
 int run_one(const Args& a) {
   at::set_num_threads(std::max(1, at::get_num_threads()));
+  install_cpu_caching_allocator();  // as the app: activations reused between tiles instead of re-faulted
   c10::InferenceMode guard;
   vae::AutoEncoder ae{nullptr};
   std::string model_label;

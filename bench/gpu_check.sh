@@ -103,7 +103,7 @@ if [[ -n "$golden" ]]; then
       grep -E "FAIL|^GOLDEN"
     [[ ${PIPESTATUS[0]} == 0 ]] || fail "golden $device $dt"
   done
-  if [[ -x "$build/tests/test_gpu_qk_norm_rope" ]]; then
+  if [[ "$device" == cuda && -x "$build/tests/test_gpu_qk_norm_rope" ]]; then
     step "ctest -L gpu"
     (cd "$build" && ctest -L gpu --output-on-failure) >"$logs/ctest_gpu.log" 2>&1 || fail "ctest -L gpu"
     tail -3 "$logs/ctest_gpu.log"

@@ -99,7 +99,14 @@ DypePanel::DypePanel(QWidget* parent)
   m_reset->setToolTip(tr("YaRN with DyPE, paper form, λs = λt = 2, base 1024 px, automatic time shift "
                          "(DyPE paper v2, App. C)."));
 
-  auto lambdaRow = [this](const LambdaControl& c) {
+  // QFormLayout gives a row's label a buddy only when the field is a widget; for a layout the mnemonic would
+  // show as a literal '&'.
+  auto buddyLabel = [this](const QString& text, QWidget* buddy) {
+    auto* label = new QLabel(text, this);
+    label->setBuddy(buddy);
+    return label;
+  };
+  auto lambdaRow = [](const LambdaControl& c) {
     auto* row = new QHBoxLayout;
     row->setContentsMargins(0, 0, 0, 0);
     row->addWidget(c.slider, 1);
@@ -110,8 +117,8 @@ DypePanel::DypePanel(QWidget* parent)
   rope->addRow(tr("&Method"), m_method);
   rope->addRow(QString(), m_dynamic);
   rope->addRow(tr("YaRN &form"), m_yarnForm);
-  rope->addRow(tr("Strength λ&s"), lambdaRow(m_lambdaS));
-  rope->addRow(tr("Exponent λ&t"), lambdaRow(m_lambdaT));
+  rope->addRow(buddyLabel(tr("Strength λ&s"), m_lambdaS.spin), lambdaRow(m_lambdaS));
+  rope->addRow(buddyLabel(tr("Exponent λ&t"), m_lambdaT.spin), lambdaRow(m_lambdaT));
   rope->addRow(tr("&Base resolution"), m_baseResolution);
   rope->addRow(QString(), m_isotropic);
 

@@ -4,6 +4,7 @@
 #include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QRandomGenerator>
@@ -59,7 +60,9 @@ FluxPanel::FluxPanel(QWidget* parent)
   form->setContentsMargins(0, 0, 0, 0);
   form->addRow(tr("&Steps"), m_steps);
   form->addRow(tr("&Guidance"), m_guidance);
-  form->addRow(tr("S&eed"), seedRow);
+  auto* seedLabel = new QLabel(tr("S&eed"), this);  // a layout row gets no buddy from QFormLayout
+  seedLabel->setBuddy(m_seed);
+  form->addRow(seedLabel, seedRow);
   form->addRow(tr("Pre&view every"), m_previewEvery);
 
   connect(m_steps, &QSpinBox::valueChanged, this, &FluxPanel::changed);

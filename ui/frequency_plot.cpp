@@ -54,10 +54,15 @@ FrequencyPlot::FrequencyPlot(QWidget* parent)
   m_plot->legend->setVisible(true);
   m_plot->legend->setFont(QFont(font().family(), std::max(7, font().pointSize() - 2)));
   m_plot->legend->setRowSpacing(-3);
-  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
   m_plot->plotLayout()->insertRow(0);
   m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize(), QFont::Bold));
   m_plot->plotLayout()->addElement(0, 0, m_title);
+  // The legend (up to 12 bands plus the static reference) gets its own column right of the axes: inside them it
+  // would hide the curves it names.
+  m_plot->axisRect()->insetLayout()->take(m_plot->legend);
+  m_plot->plotLayout()->addElement(1, 1, m_plot->legend);
+  m_plot->plotLayout()->setColumnStretchFactor(1, 0.001);
+  m_plot->legend->setMargins(QMargins(4, 2, 4, 2));
   m_marker = new QCPItemStraightLine(m_plot);
   m_marker->setPen(QPen(QColor(220, 30, 30), 1.5));
   m_marker->setVisible(false);

@@ -90,7 +90,9 @@ ModelPanel::ModelPanel(QWidget* parent)
   form->setContentsMargins(0, 0, 0, 0);
   form->addRow(tr("&Model"), m_source);
   form->addRow(m_pages);
-  form->addRow(tr("&Device"), deviceRow);
+  auto* deviceLabel = new QLabel(tr("&Device"), this);  // a layout row gets no buddy from QFormLayout
+  deviceLabel->setBuddy(m_device);
+  form->addRow(deviceLabel, deviceRow);
   form->addRow(m_loaded);
 
   connect(m_source, &QComboBox::currentIndexChanged, this, &ModelPanel::sourceChanged);

@@ -11,7 +11,9 @@ PromptPanel::PromptPanel(QWidget* parent) : QWidget(parent), m_edit(new QPlainTe
   m_edit->setObjectName(QStringLiteral("promptEdit"));
   m_edit->setPlaceholderText(tr("Describe the image… (Ctrl+Enter generates)"));
   m_edit->setTabChangesFocus(true);
-  m_edit->setMinimumHeight(70);
+  // A few lines are enough: the vertical space belongs to the image and the plot.
+  m_edit->setMinimumHeight(60);
+  m_edit->setMaximumHeight(110);
   m_edit->installEventFilter(this);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <memory>
 
-#include "core/pipeline/memory_plan.h"
 #include "ui/dype_panel.h"
 #include "ui/flux_panel.h"
 #include "ui/main_window.h"
@@ -48,7 +47,6 @@ void armScreenshot(dype::ui::MainWindow& window, const QString& file, int step) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  dype::tune_allocator_for_large_tensors();  // before any tensor: keeps large activations mapped between steps
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("DyPE Studio"));
   QApplication::setOrganizationName(QStringLiteral("dype"));

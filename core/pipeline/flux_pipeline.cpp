@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/common/cpu_allocator.h"
 #include "core/common/error.h"
 #include "core/flux/attention.h"
 #include "core/image/convert.h"
@@ -84,6 +85,11 @@ class FluxPipelineImpl : public FluxPipeline {
 
   GenerationResult generate(const GenerationRequest& r, StepObserver* observer,
                             const std::atomic<bool>* cancel) override {
+    // Declared first, destroyed last: once every tensor of this run is freed (result returned, error or
+    // cancellation alike), the allocator's cached activation blocks go back to the system.
+    struct ReleaseCpuCache {
+      ~ReleaseCpuCache() { release_cpu_cache(); }
+    } release_cpu_cache_at_exit;
     check_request(r);
     const MemoryEstimate est = estimate(r);
     if (!est.fits) throw ResourceError(est.advice);

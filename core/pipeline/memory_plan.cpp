@@ -1,5 +1,7 @@
 #include "core/pipeline/memory_plan.h"
 
+#include "core/common/cpu_allocator.h"
+
 #include <dlfcn.h>
 #include <malloc.h>
 
@@ -95,6 +97,7 @@ MemoryEstimate plan_memory(const MemoryPlanInput& in, std::uint64_t available_by
 void tune_allocator_for_large_tensors() {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  install_cpu_caching_allocator();
 }
 
 std::uint64_t peak_rss_bytes() {

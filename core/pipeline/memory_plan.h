@@ -44,10 +44,12 @@ std::uint64_t available_memory_bytes(const at::Device& device);
 // Peak resident set size of this process (VmHWM), 0 when unknown.
 std::uint64_t peak_rss_bytes();
 
-// Keeps glibc from returning every large tensor buffer to the OS on free: by default blocks above 32 MiB are
-// mmap'ed and unmapped one by one, so each step re-faults hundreds of MiB of fresh pages (measured: about half of
-// the CPU time of a demo generation went to page faults). Raises the mmap and trim thresholds to 1 GiB. Call once
-// per process, before generating (the CLI and the GUI worker do).
+// Keeps large tensor buffers mapped between uses instead of returning each to the OS on free. By default glibc
+// mmaps every block above 32 MiB and unmaps it on free, so each step re-faults hundreds of MiB of fresh pages
+// (about half of the CPU time of a demo generation went to page faults; figures in bench/NOTES.md). Installs the
+// caching CPU allocator (core/common/cpu_allocator.h: blocks ≥ 1 MiB reused, 2 MiB-aligned, huge pages) and raises
+// glibc's mmap and trim thresholds to 1 GiB for the rest. FluxPipeline::generate returns the cached blocks when a
+// run ends. Call once per process, before generating (the CLI and the GUI do).
 void tune_allocator_for_large_tensors();
 
 // "1.5 GiB", "730 MiB".
