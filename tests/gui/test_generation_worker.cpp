@@ -16,6 +16,9 @@ using dype::ui::GenerationOutput;
 using dype::ui::GenerationWorker;
 
 namespace {
+// The spies below watch the worker, whose signals are emitted on its own thread. QSignalSpy::wait() can miss such
+// a signal when it arrives between the spy's count check and entering its event loop (a full-timeout stall,
+// seen on CI), so the tests poll with QTRY_* instead, which also keeps this thread's event loop turning.
 constexpr int kTimeoutMs = 300000;  // the shared CI machine can be slow; a pass usually takes a second or two
 
 GenerationJob demoJob(int size, int steps, int previewEvery) {
@@ -92,8 +95,8 @@ void TestGenerationWorker::progressInOrderAndFinished() {
       Qt::DirectConnection);
   m_worker->resetCancel();
   emit m_client.submit(demoJob(256, 4, 1));
-  QVERIFY2(finished.wait(kTimeoutMs) || !finished.isEmpty(),
-           failed.isEmpty() ? "no result" : qPrintable(failed.front().front().toString()));
+  QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty() || !failed.isEmpty(), kTimeoutMs);
+  QVERIFY2(!finished.isEmpty(), failed.isEmpty() ? "no result" : qPrintable(failed.front().front().toString()));
   disconnect(probe);
   QVERIFY(failed.isEmpty());
   QCOMPARE(progress.count(), 4);
@@ -138,7 +141,7 @@ void TestGenerationWorker::previewCadence() {
   QSignalSpy finished(m_worker, &GenerationWorker::finished);
   m_worker->resetCancel();
   emit m_client.submit(demoJob(256, steps, every));
-  QVERIFY(finished.wait(kTimeoutMs) || !finished.isEmpty());
+  QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), kTimeoutMs);
   QList<int> got;
   for (const auto& args : preview) {
     got << args[0].toInt();
@@ -163,7 +166,7 @@ void TestGenerationWorker::cancelFromWorkerThreadStopsAtThatStep() {
       Qt::DirectConnection);
   m_worker->resetCancel();
   emit m_client.submit(demoJob(256, 6, 0));
-  QVERIFY(cancelled.wait(kTimeoutMs) || !cancelled.isEmpty());
+  QTRY_VERIFY_WITH_TIMEOUT(!cancelled.isEmpty(), kTimeoutMs);
   disconnect(c);
   QCOMPARE(progress.count(), 2);  // the flag was set during step 2: no step 3
   QCOMPARE(progress.back()[0].toInt(), 2);
@@ -188,7 +191,7 @@ void TestGenerationWorker::cancelFromGuiThreadWithinOneStep() {
   });
   m_worker->resetCancel();
   emit m_client.submit(demoJob(512, 40, 0));
-  QVERIFY(cancelled.wait(kTimeoutMs) || !cancelled.isEmpty() || !finished.isEmpty());
+  QTRY_VERIFY_WITH_TIMEOUT(!cancelled.isEmpty() || !finished.isEmpty(), kTimeoutMs);
   QTest::qWait(50);  // deliver any progress signals still queued
   disconnect(rec);
   disconnect(gui);
@@ -206,14 +209,14 @@ void TestGenerationWorker::brokenModelPathFails() {
   job.paths.model = "/nonexistent/models/FLUX.1-dev";
   m_worker->resetCancel();
   emit m_client.submit(job);
-  QVERIFY(failed.wait(kTimeoutMs) || !failed.isEmpty());
+  QTRY_VERIFY_WITH_TIMEOUT(!failed.isEmpty(), kTimeoutMs);
   const QString message = failed.front().front().toString();
   QVERIFY2(message.contains(QStringLiteral("/nonexistent/models/FLUX.1-dev")), qPrintable(message));
   QVERIFY2(message.contains(QStringLiteral("Model panel")), qPrintable(message));  // says what to do
   QVERIFY(finished.isEmpty());
   // The worker is still usable.
   emit m_client.submit(demoJob(256, 2, 0));
-  QVERIFY(finished.wait(kTimeoutMs) || !finished.isEmpty());
+  QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), kTimeoutMs);
 }
 
 void TestGenerationWorker::cachesAndReloads() {
@@ -225,7 +228,7 @@ void TestGenerationWorker::cachesAndReloads() {
   GenerationJob other = demoJob(256, 2, 0);
   other.options.text_encoders_on_cpu = !other.options.text_encoders_on_cpu;
   emit m_client.submit(other);
-  while (finished.count() < 3) QVERIFY(finished.wait(kTimeoutMs));
+  QTRY_VERIFY_WITH_TIMEOUT(finished.count() >= 3, kTimeoutMs);
   QCOMPARE(loaded.count(), 2);  // once for the first two jobs, again when the load options changed
   QVERIFY(loaded.front()[1].toBool());  // is_demo
   QVERIFY(loaded.front()[0].toString().contains(QStringLiteral("demo")));
@@ -234,7 +237,7 @@ void TestGenerationWorker::cachesAndReloads() {
 void TestGenerationWorker::estimate() {
   QSignalSpy estimated(m_worker, &GenerationWorker::estimated);
   emit m_client.submitEstimate(demoJob(1024, 4, 0));
-  QVERIFY(estimated.wait(kTimeoutMs) || !estimated.isEmpty());
+  QTRY_VERIFY_WITH_TIMEOUT(!estimated.isEmpty(), kTimeoutMs);
   const auto info = estimated.front().front().value<dype::ui::EstimateInfo>();
   QCOMPARE(info.width, 1024);
   QCOMPARE(info.steps, 4);
