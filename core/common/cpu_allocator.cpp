@@ -66,33 +66,26 @@ struct State {
 State* g_state = nullptr;  // created once, never destroyed: tensors may outlive static destruction order
 std::mutex g_install_mutex;
 
-void free_large(void* p) {
+// The deleter of every block this allocator hands out, also its raw_deleter(): large blocks go back to the cache;
+// anything else came from the previous allocator (small requests, which raw_allocate() users free through us too).
+void free_block(void* p) {
   State& s = *g_state;
-  std::lock_guard<std::mutex> lock(s.mutex);
-  const auto it = s.live.find(p);
-  if (it == s.live.end()) return;  // not ours (cannot happen: only our DataPtrs carry this deleter)
-  const std::size_t size = it->second;
-  s.live.erase(it);
-  s.stats.in_use_bytes -= static_cast<std::int64_t>(size);
-  s.cached.emplace(size, p);
-  s.stats.cached_bytes += static_cast<std::int64_t>(size);
-  s.trim(0);
-}
-
-// Frees a pointer that came from either side: a large block of ours, or a small one of the previous allocator.
-void free_raw(void* p) {
   {
-    State& s = *g_state;
     std::lock_guard<std::mutex> lock(s.mutex);
-    if (s.live.find(p) == s.live.end()) {
-      // Small block: only valid when the previous allocator hands out raw pointers (LibTorch's default does).
-      const c10::DeleterFnPtr small_free = s.small->raw_deleter();
-      TORCH_INTERNAL_ASSERT(small_free != nullptr, "previous CPU allocator has no raw deleter");
-      small_free(p);
+    const auto it = s.live.find(p);
+    if (it != s.live.end()) {
+      const std::size_t size = it->second;
+      s.live.erase(it);
+      s.stats.in_use_bytes -= static_cast<std::int64_t>(size);
+      s.cached.emplace(size, p);
+      s.stats.cached_bytes += static_cast<std::int64_t>(size);
+      s.trim(0);
       return;
     }
   }
-  free_large(p);
+  const c10::DeleterFnPtr small_free = s.small->raw_deleter();
+  TORCH_INTERNAL_ASSERT(small_free != nullptr, "previous CPU allocator has no raw deleter");
+  small_free(p);
 }
 
 c10::DataPtr allocate_large(std::size_t n) {
@@ -110,7 +103,7 @@ c10::DataPtr allocate_large(std::size_t n) {
       s.stats.in_use_bytes += static_cast<std::int64_t>(got);
       s.live.emplace(p, got);
       ++s.stats.reused;
-      return c10::DataPtr(p, p, &free_large, c10::Device(c10::DeviceType::CPU));
+      return c10::DataPtr(p, p, &free_block, c10::Device(c10::DeviceType::CPU));
     }
     s.trim(static_cast<std::int64_t>(size));
   }
@@ -130,7 +123,7 @@ c10::DataPtr allocate_large(std::size_t n) {
   s.stats.in_use_bytes += static_cast<std::int64_t>(size);
   s.stats.peak_bytes = std::max(s.stats.peak_bytes, s.stats.in_use_bytes + s.stats.cached_bytes);
   ++s.stats.mapped;
-  return c10::DataPtr(p, p, &free_large, c10::Device(c10::DeviceType::CPU));
+  return c10::DataPtr(p, p, &free_block, c10::Device(c10::DeviceType::CPU));
 }
 
 class CachingCpuAllocator final : public c10::Allocator {
@@ -143,7 +136,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
   // Kernels that use raw_allocate()/raw_deallocate() (gelu, some reductions) free through this: without it
   // LibTorch's base class returns nullptr and those kernels abort on an internal assertion.
-  c10::DeleterFnPtr raw_deleter() const override { return &free_raw; }
+  c10::DeleterFnPtr raw_deleter() const override { return &free_block; }
 
  private:
   static c10::DataPtr dispatch(std::size_t n) {

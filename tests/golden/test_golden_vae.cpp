@@ -12,10 +12,12 @@
 #include "core/io/safetensors.h"
 #include "core/vae/autoencoder_loader.h"
 #include "core/vae/tiled_decode.h"
+#include "tests/support/seam_detector.h"
 #include "tests/support/golden.h"
 
 using namespace dype;
 using vae::TileSpan;
+using test::seam_ratio;
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,33 +31,6 @@ std::string diffusers_path() { return model_dir() + "/diffusers/vae"; }
 
 double tol(const test::GoldenCase& c, const std::string& what) {
   return c.json.at("tolerance").at(what).at("rel_l2").get<double>();
-}
-
-std::vector<double> column_energy(const at::Tensor& img) {
-  at::Tensor d = img.narrow(3, 1, img.size(3) - 1) - img.narrow(3, 0, img.size(3) - 1);  // [B, C, H, W-1]
-  at::Tensor e = d.to(at::kDouble).pow(2).mean({0, 1, 2});                                  // [W-1]
-  return std::vector<double>(e.data_ptr<double>(), e.data_ptr<double>() + e.numel());
-}
-
-// Seam detector: mean gradient energy across the column boundaries where a tile starts or ends (inside the
-// image) divided by the mean across all other boundaries between latent cells (columns x-1|x with x a multiple
-// of f). Comparing like with like matters: nearest-neighbour upsampling makes the energy depend on the column's
-// phase modulo f, and tile borders always fall on cell boundaries. A hard seam raises the ratio; ~1 = no trace.
-double seam_ratio(const at::Tensor& img, const std::vector<TileSpan>& cols, int f) {
-  const auto e = column_energy(img);
-  std::vector<int> kind(e.size(), 0);  // 0: not a cell boundary, 1: cell boundary, 2: tile border
-  for (std::size_t x = f; x < e.size() + 1; x += f) kind[x - 1] = 1;
-  for (const auto& s : cols) {
-    if (s.begin > 0) kind[s.begin * f - 1] = 2;
-    if (s.end * f < img.size(3)) kind[s.end * f - 1] = 2;
-  }
-  double sb = 0, so = 0;
-  int nb = 0, no = 0;
-  for (std::size_t i = 0; i < e.size(); ++i) {
-    if (kind[i] == 2) sb += e[i], ++nb;
-    if (kind[i] == 1) so += e[i], ++no;
-  }
-  return nb && no ? (sb / nb) / (so / no) : 1.0;
 }
 
 struct TileStats {

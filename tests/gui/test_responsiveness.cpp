@@ -2,13 +2,12 @@
 // The main window's event loop keeps turning while the demo model generates: a 10 ms timer never waits longer
 // than 200 ms between ticks (the GUI thread never blocks on the pipeline). Also the whole user path: Generate,
 // live previews, result in the view and the history, Esc cancels, Generate again.
-#include <QElapsedTimer>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
-#include <QTimer>
 #include <QtTest>
 
+#include "tests/support/gap_meter.h"
 #include "ui/flux_panel.h"
 #include "ui/history_strip.h"
 #include "ui/image_view.h"
@@ -23,37 +22,7 @@ using namespace dype::ui;
 namespace {
 constexpr int kTimeoutMs = 300000;
 
-// Records the longest gap between ticks of a 10 ms timer on the GUI thread.
-class GapMeter : public QObject {
- public:
-  GapMeter() {
-    m_timer.setInterval(10);
-    m_timer.setTimerType(Qt::PreciseTimer);
-    connect(&m_timer, &QTimer::timeout, this, [this] {
-      const qint64 now = m_clock.nsecsElapsed();
-      if (m_last >= 0) m_longest = std::max(m_longest, now - m_last);
-      m_last = now;
-      ++m_ticks;
-    });
-  }
-  void start() {
-    m_clock.start();
-    m_last = -1;
-    m_longest = 0;
-    m_ticks = 0;
-    m_timer.start();
-  }
-  void stop() { m_timer.stop(); }
-  double longestMs() const { return double(m_longest) / 1e6; }
-  int ticks() const { return m_ticks; }
-
- private:
-  QTimer m_timer;
-  QElapsedTimer m_clock;
-  qint64 m_last = -1;
-  qint64 m_longest = 0;
-  int m_ticks = 0;
-};
+using dype::test::GapMeter;
 }  // namespace
 
 class TestResponsiveness : public QObject {

@@ -4,14 +4,13 @@
 // cancel it after its first step, generate 4096×4096 again to the end, export it as PNG — while a 10 ms timer on
 // the GUI thread keeps ticking (the window never freezes: no gap of 200 ms or more, the limit issue 6 sets).
 // About four minutes on two cores; labelled slow.
-#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QSignalSpy>
 #include <QTemporaryDir>
-#include <QTimer>
 #include <QtTest>
 
 #include "core/image/png_metadata.h"
+#include "tests/support/gap_meter.h"
 #include "ui/flux_panel.h"
 #include "ui/history_strip.h"
 #include "ui/image_view.h"
@@ -24,28 +23,7 @@ using namespace dype::ui;
 namespace {
 constexpr int kTimeoutMs = 900000;
 
-// Longest gap between ticks of a 10 ms timer on the GUI thread.
-class GapMeter : public QObject {
- public:
-  GapMeter() {
-    m_timer.setInterval(10);
-    m_timer.setTimerType(Qt::PreciseTimer);
-    connect(&m_timer, &QTimer::timeout, this, [this] {
-      const qint64 now = m_clock.nsecsElapsed();
-      if (m_last >= 0) m_longest = std::max(m_longest, now - m_last);
-      m_last = now;
-    });
-    m_clock.start();
-    m_timer.start();
-  }
-  double longestMs() const { return double(m_longest) / 1e6; }
-
- private:
-  QTimer m_timer;
-  QElapsedTimer m_clock;
-  qint64 m_last = -1;
-  qint64 m_longest = 0;
-};
+using dype::test::GapMeter;
 }  // namespace
 
 class TestStudio16mp : public QObject {
@@ -69,6 +47,7 @@ void TestStudio16mp::generateCancelRegenerateExport() {
   r.preview_every = 1;
   window.fluxPanel()->load(r);
   GapMeter meter;
+  meter.start();
 
   // 1. Start, cancel once the first step is shown.
   QSignalSpy steps(&window, &MainWindow::stepShown);
