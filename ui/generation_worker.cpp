@@ -24,6 +24,14 @@ class SignalObserver final : public dype::StepObserver {
   void on_stage(const std::string& stage) override {
     emit m_worker->stageChanged(stage == "loading" ? QStringLiteral("loading model") : QString::fromStdString(stage));
   }
+  bool on_block(int step, int totalSteps, int block, int totalBlocks) override {
+    // Coalesced at the source: a queued signal per block could flood the GUI thread's queue on a fast device.
+    if (!m_sinceBlock.isValid() || m_sinceBlock.elapsed() >= kBlockProgressIntervalMs) {
+      m_sinceBlock.start();
+      emit m_worker->blockProgress(step, totalSteps, block, totalBlocks);
+    }
+    return !m_cancel->load();
+  }
   bool on_step(const dype::StepProgress& p) override {
     emit m_worker->progress(p.step, p.total, p.sigma, p.elapsed_s, p.eta_s);
     return !m_cancel->load();
@@ -40,6 +48,7 @@ class SignalObserver final : public dype::StepObserver {
  private:
   GenerationWorker* m_worker;
   const std::atomic<bool>* m_cancel;
+  QElapsedTimer m_sinceBlock;  // since the last blockProgress signal
 };
 
 QString firstLine(const char* text) {

@@ -2,7 +2,8 @@
 // GenerationWorker: the one long-lived QObject that runs FluxPipeline on its own QThread (DESIGN.md §5).
 // Requests come in by queued signal (generate / estimate slots); everything goes out by queued signals carrying
 // values. The GUI thread never waits on it: cancel() only sets an atomic flag that the pipeline checks after every
-// step and every VAE tile. The loaded pipeline is cached and reloaded only when the paths or load options change.
+// transformer block, T5 layer and VAE tile (a real-size CPU step takes minutes; a cancel does not wait for it).
+// The loaded pipeline is cached and reloaded only when the paths or load options change.
 #include <QImage>
 #include <QMetaType>
 #include <QObject>
@@ -32,6 +33,9 @@ struct EstimateInfo {
   int height = 0;
 };
 
+// Least time between two blockProgress signals (at most 20 a second: a label, not an animation).
+inline constexpr int kBlockProgressIntervalMs = 50;
+
 // A finished run. The result is shared, not copied: a 16 MP result holds ~150 MB of pixels (8 + 16 bit).
 inline constexpr int kThumbnailSize = 96;
 
@@ -50,7 +54,8 @@ class GenerationWorker : public QObject {
   explicit GenerationWorker(QObject* parent = nullptr);
   ~GenerationWorker() override;
 
-  // Thread-safe: called directly from the GUI thread. The run stops within one step or one VAE tile.
+  // Thread-safe: called directly from the GUI thread. The run stops after the current transformer block, T5 layer
+  // or VAE tile.
   void cancel();
   // Called by the GUI thread before it queues a new request (never while one runs).
   void resetCancel();
@@ -67,6 +72,9 @@ class GenerationWorker : public QObject {
   void modelLoaded(const QString& label, bool isDemo, bool isSchnell);
   void stageChanged(const QString& stage);  // "loading model", "encoding", "denoising", "decoding"
   void progress(int step, int total, double sigma, double elapsedSeconds, double etaSeconds);
+  // Inside step `step` (1-based, in progress): `block` of `totalBlocks` transformer blocks done. Throttled to at
+  // most kBlockProgressIntervalMs apart (57 blocks per step can come fast), so not every block is reported.
+  void blockProgress(int step, int totalSteps, int block, int totalBlocks);
   void decodeProgress(int tilesDone, int tilesTotal);
   void preview(int step, const QImage& image);
   void estimated(const dype::ui::EstimateInfo& info);

@@ -14,11 +14,13 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QProgressBar>
 #include <QScrollArea>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
+#include <algorithm>
 
 #include "core/common/error.h"
 #include "core/sampling/schedule.h"
@@ -86,8 +88,9 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent) : QMainWindow(parent
 }
 
 MainWindow::~MainWindow() {
-  // A running step finishes first (cancel is checked after every step); then the thread ends and the worker,
-  // with the pipeline it holds, is destroyed here, on the GUI thread, after its thread is gone.
+  // The running block finishes first (cancel is checked after every transformer block, T5 layer and VAE tile);
+  // then the thread ends and the worker, with the pipeline it holds, is destroyed here, on the GUI thread, after
+  // its thread is gone.
   m_worker->cancel();
   m_workerThread.quit();
   m_workerThread.wait();
@@ -192,6 +195,17 @@ void MainWindow::connectWorker() {
   connect(m_worker, &GenerationWorker::modelLoaded, this, &MainWindow::onModelLoaded);
   connect(m_worker, &GenerationWorker::stageChanged, this, &MainWindow::onStage);
   connect(m_worker, &GenerationWorker::progress, this, &MainWindow::onProgress);
+  // Inside a step (minutes each at full size on a CPU): "step 1/4 · block 23/57" in the bar and the status line.
+  // The worker throttles these to ~20/s; the step's own `progress` then takes the bar over again.
+  connect(m_worker, &GenerationWorker::blockProgress, this, [this](int step, int totalSteps, int block, int blocks) {
+    if (!m_running || m_worker->isCancelRequested()) return;  // keep "Cancelling…" up once asked
+    const QString text = tr("step %1/%2 · block %3/%4").arg(step).arg(totalSteps).arg(block).arg(blocks);
+    QProgressBar* bar = m_run->progressBar();
+    bar->setRange(0, std::max(1, totalSteps * blocks));
+    bar->setValue((step - 1) * blocks + block);
+    bar->setFormat(text);
+    statusBar()->showMessage(tr("Denoising: %1").arg(text));
+  });
   connect(m_worker, &GenerationWorker::decodeProgress, m_run, &RunPanel::setDecodeProgress);
   connect(m_worker, &GenerationWorker::preview, this, &MainWindow::onPreview);
   connect(m_worker, &GenerationWorker::estimated, this, &MainWindow::onEstimated);
@@ -345,9 +359,9 @@ void MainWindow::startGeneration() {
 
 void MainWindow::cancelGeneration() {
   if (!m_running) return;
-  m_worker->cancel();  // atomic; the worker stops after the current step or VAE tile
+  m_worker->cancel();  // atomic; the worker stops after the current transformer block, T5 layer or VAE tile
   m_run->setStage(tr("cancelling"));
-  statusBar()->showMessage(tr("Cancelling after the current step…"));
+  statusBar()->showMessage(tr("Cancelling…"));
 }
 
 void MainWindow::onModelLoaded(const QString& label, bool isDemo, bool isSchnell) {

@@ -1,9 +1,10 @@
 // `dype generate`: one image from a prompt, with progress on stderr, optional previews and latent dump.
-// Exit codes: 0 written, 1 error (message on stderr), 130 interrupted (Ctrl-C: the run stops within one step or
-// one VAE tile and no output file is written).
+// Exit codes: 0 written, 1 error (message on stderr), 130 interrupted (Ctrl-C: the run stops after the current
+// transformer block, T5 layer or VAE tile, not at the end of a step of minutes, and no output file is written).
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -57,7 +58,14 @@ const char* kHelp =
 
 std::atomic<bool> g_interrupted{false};
 
+// Only the lock-free atomic store: nothing else is async-signal-safe here. The pipeline polls the flag.
 void on_sigint(int) { g_interrupted.store(true); }
+
+// Without a terminal (logs, pipes, CI) block progress is one plain line at most this often: a real step of
+// minutes still shows that it is moving, a fast step (the demo, tests) prints none.
+constexpr double kPlainBlockLineSeconds = 10.0;
+// On a terminal the line is redrawn at most this often (57 blocks per step can be fast on a GPU).
+constexpr double kTtyBlockRedrawSeconds = 0.1;
 
 std::string clock_str(double s) {
   if (!(s >= 0)) s = 0;
@@ -78,16 +86,35 @@ class CliObserver : public StepObserver {
   void on_stage(const std::string& stage) override {
     end_bar();
     std::fprintf(stderr, "%s...\n", stage.c_str());
+    if (stage == "denoising") denoise_start_ = last_block_line_ = std::chrono::steady_clock::now();
+  }
+
+  // "step 1/4 · block 23/57" inside a step: redrawn on a terminal, a rare plain line otherwise.
+  bool on_block(int step, int total_steps, int block, int total_blocks) override {
+    const auto now = std::chrono::steady_clock::now();
+    const double since = std::chrono::duration<double>(now - last_block_line_).count();
+    if (since >= (tty_ ? kTtyBlockRedrawSeconds : kPlainBlockLineSeconds)) {
+      last_block_line_ = now;
+      if (tty_) {
+        const long done = static_cast<long>(step - 1) * total_blocks + block;
+        const long all = static_cast<long>(total_steps) * total_blocks;
+        const double elapsed = std::chrono::duration<double>(now - denoise_start_).count();
+        std::fprintf(stderr, "\r\033[K[%s] step %d/%d · block %d/%d  %s elapsed ", bar(done, all).c_str(), step,
+                     total_steps, block, total_blocks, clock_str(elapsed).c_str());
+        bar_open_ = true;
+      } else {
+        std::fprintf(stderr, "step %d/%d · block %d/%d\n", step, total_steps, block, total_blocks);
+      }
+      std::fflush(stderr);
+    }
+    return !g_interrupted.load();
   }
 
   bool on_step(const StepProgress& p) override {
+    last_block_line_ = std::chrono::steady_clock::now();  // the step line just below says as much
     if (tty_) {
-      const int width = 30;
-      const int filled = p.total > 0 ? p.step * width / p.total : width;
-      std::string bar(static_cast<std::size_t>(filled), '#');
-      bar.resize(width, '.');
-      std::fprintf(stderr, "\r[%s] %d/%d  sigma %.4f  %s elapsed  ETA %s ", bar.c_str(), p.step, p.total, p.sigma,
-                   clock_str(p.elapsed_s).c_str(), clock_str(p.eta_s).c_str());
+      std::fprintf(stderr, "\r\033[K[%s] %d/%d  sigma %.4f  %s elapsed  ETA %s ", bar(p.step, p.total).c_str(), p.step,
+                   p.total, p.sigma, clock_str(p.elapsed_s).c_str(), clock_str(p.eta_s).c_str());
       bar_open_ = true;
       if (p.step == p.total) end_bar();
     } else {
@@ -128,9 +155,19 @@ class CliObserver : public StepObserver {
   }
 
  private:
+  static std::string bar(long done, long total) {
+    const int width = 30;
+    const long filled = total > 0 ? std::min<long>(width, done * width / total) : width;
+    std::string s(static_cast<std::size_t>(filled), '#');
+    s.resize(width, '.');
+    return s;
+  }
+
   bool tty_;
   std::string preview_dir_;
   bool bar_open_ = false;
+  std::chrono::steady_clock::time_point denoise_start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_block_line_ = denoise_start_;
 };
 
 ShiftPolicy parse_shift(const std::string& s, double* mu) {

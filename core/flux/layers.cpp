@@ -10,12 +10,15 @@ at::Tensor cast_like(const at::Tensor& w, const at::Tensor& like) {
 }
 
 LinearImpl::LinearImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t in, std::int64_t out, bool bias) {
-  weight_ = register_parameter("weight", ws.take(prefix + ".weight", {out, in}), /*requires_grad=*/false);
+  weight_ = ws.take_stored(prefix + ".weight", {out, in});
+  register_parameter("weight", weight_.data, /*requires_grad=*/false);
+  if (weight_.scale.defined()) register_buffer("weight_scale", weight_.scale);
   if (bias) bias_ = register_parameter("bias", ws.take(prefix + ".bias", {out}), /*requires_grad=*/false);
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
-  return at::linear(x, cast_like(weight_, x), bias_.defined() ? cast_like(bias_, x) : at::Tensor());
+  const at::Tensor w = weight_.to(x.scalar_type(), x.device());  // [out, in]: freed when this call returns
+  return at::linear(x, w, bias_.defined() ? cast_like(bias_, x) : at::Tensor());
 }
 
 RMSNormImpl::RMSNormImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t dim) {

@@ -2,8 +2,8 @@
 // Building blocks of the FLUX transformer (BFL `flux/modules/layers.py`). Every module takes its parameters from a
 // WeightSource at construction, under the full BFL checkpoint name (`prefix` + ".weight"), and registers them
 // under the short name, so `named_parameters()` of the whole model yields exactly the BFL keys. Parameters kept in
-// a narrower storage dtype (bf16 / fp8, see CheckpointWeights' keep_storage_dtype) are upcast to the dtype of the
-// activations on every call (per-layer upcast): the compute dtype is the dtype of the input.
+// a narrower storage form (bf16 / fp8 codes with a ComfyUI scale, see CheckpointWeights' keep_storage_dtype) become
+// the dtype of the activations on every call (per-layer upcast): the compute dtype is the dtype of the input.
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
@@ -23,10 +23,12 @@ class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t in, std::int64_t out, bool bias = true);
   at::Tensor forward(const at::Tensor& x);  // [..., in] -> [..., out]
-  const at::Tensor& weight() const { return weight_; }
+  const at::Tensor& weight() const { return weight_.data; }  // as stored (float8 codes: kByte)
+  const io::StoredWeight& stored_weight() const { return weight_; }
 
  private:
-  at::Tensor weight_, bias_;
+  io::StoredWeight weight_;  // converted to the activations' dtype per call
+  at::Tensor bias_;
 };
 TORCH_MODULE(Linear);
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/weight_quantization.h"
 #include "core/io/weights.h"
 
 namespace fs = std::filesystem;
@@ -170,66 +171,53 @@ std::optional<nlohmann::json> read_json(const std::string& path) {
   }
 }
 
-// Concatenation along dim 0 through copy_, which works for every storage dtype (float8 included; at::cat may not).
-at::Tensor concat_rows(const std::vector<at::Tensor>& parts) {
-  std::vector<std::int64_t> shape(parts[0].sizes().begin(), parts[0].sizes().end());
-  shape[0] = 0;
-  for (const auto& p : parts) shape[0] += p.size(0);
-  at::Tensor out = at::empty(shape, parts[0].options());
-  std::int64_t off = 0;
-  for (const auto& p : parts) {
-    out.narrow(0, off, p.size(0)).copy_(p);
-    off += p.size(0);
-  }
-  return out;
-}
-
 // The diffusers resolver: assembles BFL tensors from diffusers ones; notes what could not be assembled.
 io::CheckpointWeights::Resolver diffusers_resolver(std::string prefix, std::shared_ptr<std::vector<std::string>> notes) {
-  return [prefix, notes](const io::TensorStore& store, const std::string& bfl, std::vector<std::string>& consumed) {
+  return [prefix, notes](const io::TensorStore& store, const std::string& bfl,
+                         std::vector<std::string>& consumed) -> io::StoredWeight {
     const DiffusersSource src = diffusers_source(bfl);
-    if (src.names.empty()) return at::Tensor();
-    std::vector<at::Tensor> parts;
+    if (src.names.empty()) return {};
+    std::vector<io::StoredWeight> parts;
     std::vector<std::string> absent;
     for (const auto& n : src.names) {
       if (!store.contains(prefix + n)) {
         absent.push_back(prefix + n);
         continue;
       }
-      consumed.push_back(prefix + n);
-      parts.push_back(store.tensor(prefix + n));
+      parts.push_back(io::read_stored_weight(store, prefix + n, consumed));
     }
     if (!absent.empty()) {
       std::string msg = bfl + " <- ";
       for (std::size_t i = 0; i < absent.size(); ++i) msg += (i ? ", " : "") + absent[i];
       notes->push_back(msg);
-      return at::Tensor();
+      return {};
     }
     if (src.assembly == Assembly::Direct) return parts[0];
     if (src.assembly == Assembly::SwapHalves) {
-      const at::Tensor& t = parts[0];
+      const at::Tensor& t = parts[0].data;
       if (t.dim() < 1 || t.size(0) % 2 != 0) {
         notes->push_back(bfl + " <- " + prefix + src.names[0] + ": shape " + shape_str(t.sizes()) +
                          " cannot be split into (scale, shift) halves");
-        return at::Tensor();
+        return {};
       }
       const std::int64_t h = t.size(0) / 2;
-      return concat_rows({t.narrow(0, h, h), t.narrow(0, 0, h)});  // (scale, shift) -> (shift, scale)
+      return io::concat_rows({parts[0].narrow_rows(h, h), parts[0].narrow_rows(0, h)});  // (scale, shift) -> (shift, scale)
     }
     // Concat along dim 0 (parts must agree on everything but their row count).
     for (std::size_t i = 0; i < parts.size(); ++i) {
-      const bool ok = parts[i].dim() == parts[0].dim() && parts[i].dim() >= 1 &&
-                      parts[i].sizes().slice(1) == parts[0].sizes().slice(1) &&
-                      parts[i].scalar_type() == parts[0].scalar_type();
+      const at::Tensor& a = parts[i].data;
+      const at::Tensor& b = parts[0].data;
+      const bool ok = a.dim() == b.dim() && a.dim() >= 1 && a.sizes().slice(1) == b.sizes().slice(1) &&
+                      a.scalar_type() == b.scalar_type() && parts[i].codes == parts[0].codes;
       if (!ok) {
         std::string msg = bfl + " <- parts with incompatible shapes/dtypes:";
         for (std::size_t j = 0; j < parts.size(); ++j)
-          msg += " " + prefix + src.names[j] + " " + shape_str(parts[j].sizes());
+          msg += " " + prefix + src.names[j] + " " + shape_str(parts[j].data.sizes());
         notes->push_back(msg);
-        return at::Tensor();
+        return {};
       }
     }
-    return concat_rows(parts);
+    return io::concat_rows(parts);
   };
 }
 
@@ -300,26 +288,33 @@ Flux load_flux(std::shared_ptr<const io::TensorStore> store, const FluxLoadOptio
   return model;
 }
 
-Flux load_flux(const std::string& path, const FluxLoadOptions& options, FluxCheckpointInfo* info) {
+std::shared_ptr<const io::TensorStore> open_flux_checkpoint(const std::string& path,
+                                                            std::optional<std::string>* config_json) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw IoError("FLUX transformer '" + path + "' does not exist");
   std::string target = path;
-  std::optional<std::string> config_json;
+  config_json->reset();
   if (fs::is_directory(path, ec)) {
     // A diffusers model folder: use its transformer/ component.
     if (fs::exists(fs::path(path) / "model_index.json", ec) && fs::is_directory(fs::path(path) / "transformer", ec))
       target = (fs::path(path) / "transformer").string();
-    if (fs::exists(fs::path(target) / "config.json", ec)) config_json = (fs::path(target) / "config.json").string();
+    if (fs::exists(fs::path(target) / "config.json", ec)) *config_json = (fs::path(target) / "config.json").string();
   } else {
     // A diffusers-key file next to its config.json (inspect uses the config only for the diffusers layout).
     const fs::path cfg = fs::path(path).parent_path() / "config.json";
     if (fs::exists(cfg, ec)) {
       auto j = read_json(cfg.string());
       if (j && j->is_object() && j->value("_class_name", std::string()) == "FluxTransformer2DModel")
-        config_json = cfg.string();
+        *config_json = cfg.string();
     }
   }
-  return load_flux(io::TensorStore::open(target), options, info, config_json);
+  return io::TensorStore::open(target);
+}
+
+Flux load_flux(const std::string& path, const FluxLoadOptions& options, FluxCheckpointInfo* info) {
+  std::optional<std::string> config_json;
+  auto store = open_flux_checkpoint(path, &config_json);
+  return load_flux(store, options, info, config_json);
 }
 
 }  // namespace dype::flux

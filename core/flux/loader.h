@@ -49,6 +49,11 @@ struct FluxCheckpointInfo {
 FluxCheckpointInfo inspect_flux_checkpoint(const io::TensorStore& store,
                                            const std::optional<std::string>& config_json = std::nullopt);
 
+// Opens the checkpoint at `path` (see above) without reading weights; `config_json` receives the diffusers
+// config.json that belongs to it, if any. Throws IoError / FormatError.
+std::shared_ptr<const io::TensorStore> open_flux_checkpoint(const std::string& path,
+                                                            std::optional<std::string>* config_json);
+
 // Loads the transformer at `path` (see above). Throws IoError / FormatError (files) or ModelError (content).
 Flux load_flux(const std::string& path, const FluxLoadOptions& options = {}, FluxCheckpointInfo* info = nullptr);
 

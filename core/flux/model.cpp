@@ -101,7 +101,7 @@ at::Tensor FluxImpl::embed_vec(const at::Tensor& timesteps, const at::Tensor& y,
 at::Tensor FluxImpl::forward(const at::Tensor& img, const at::Tensor& img_ids, const at::Tensor& txt,
                              const at::Tensor& txt_ids, const at::Tensor& timesteps, const at::Tensor& y,
                              const at::Tensor& guidance, const DypeConfig& dype, double dype_t,
-                             Intermediates* capture) {
+                             Intermediates* capture, const BlockObserver& on_block) {
   check_inputs(img, txt, timesteps, y, guidance);
   if (img_ids.defined() && txt_ids.defined() &&
       (img_ids.dim() != 3 || txt_ids.dim() != 3 || img_ids.size(1) != img.size(1) || txt_ids.size(1) != txt.size(1)))
@@ -109,12 +109,12 @@ at::Tensor FluxImpl::forward(const at::Tensor& img, const at::Tensor& img_ids, c
                           " must have one id per token of img " + sz(img) + " / txt " + sz(txt));
   const at::Tensor pe = build_pe(txt_ids.to(device_), img_ids.to(device_), dype, dype_t);
   if (capture) (*capture)["pe"] = pe;
-  return forward(img, txt, timesteps, y, guidance, pe, capture);
+  return forward(img, txt, timesteps, y, guidance, pe, capture, on_block);
 }
 
 at::Tensor FluxImpl::forward(const at::Tensor& img_raw, const at::Tensor& txt_raw, const at::Tensor& timesteps,
                              const at::Tensor& y, const at::Tensor& guidance, const at::Tensor& pe_raw,
-                             Intermediates* capture) {
+                             Intermediates* capture, const BlockObserver& on_block) {
   check_inputs(img_raw, txt_raw, timesteps, y, guidance);
   const std::int64_t L_txt = txt_raw.size(1), L = L_txt + img_raw.size(1);
   if (!pe_raw.defined() || pe_raw.dim() != 6 || pe_raw.size(2) != L || pe_raw.size(3) != config_.head_dim() / 2)
@@ -128,12 +128,15 @@ at::Tensor FluxImpl::forward(const at::Tensor& img_raw, const at::Tensor& txt_ra
   at::Tensor txt = txt_in->forward(txt_raw.to(device_, dtype_));  // [B, L_txt, C]
   if (capture) (*capture)["txt_in"] = txt;
 
+  const int total_blocks = static_cast<int>(double_blocks.size() + single_blocks.size());
+  int blocks_done = 0;
   for (std::size_t i = 0; i < double_blocks.size(); ++i) {
     std::tie(img, txt) = double_blocks[i]->forward(img, txt, vec, pe);
     if (capture) {
       (*capture)["double_blocks." + std::to_string(i) + ".img"] = img;
       (*capture)["double_blocks." + std::to_string(i) + ".txt"] = txt;
     }
+    if (on_block) on_block(++blocks_done, total_blocks);
   }
   at::Tensor x = at::cat({txt, img}, 1);  // [B, L, C]
   txt = at::Tensor();
@@ -141,6 +144,7 @@ at::Tensor FluxImpl::forward(const at::Tensor& img_raw, const at::Tensor& txt_ra
   for (std::size_t i = 0; i < single_blocks.size(); ++i) {
     x = single_blocks[i]->forward(x, vec, pe);
     if (capture) (*capture)["single_blocks." + std::to_string(i)] = x;
+    if (on_block) on_block(++blocks_done, total_blocks);
   }
   x = x.narrow(1, L_txt, L - L_txt);          // [B, L_img, C]
   return final_layer->forward(x, vec);          // [B, L_img, out]

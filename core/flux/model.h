@@ -17,6 +17,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -34,6 +35,12 @@ namespace dype::flux {
 // single_blocks.N (the full [txt; img] stream), and pe).
 using Intermediates = std::map<std::string, at::Tensor>;
 
+// Optional per-call hook, called after every double- and single-stream block with (blocks done, total blocks),
+// total = depth + depth_single_blocks (57 for FLUX.1). One real-size step on a CPU takes minutes, so this is where
+// progress inside a step is reported and where a cancel is honoured without waiting for the step: the hook may
+// throw (normally dype::Cancelled), which propagates out of forward with no partial result.
+using BlockObserver = std::function<void(int done, int total)>;
+
 class FluxImpl : public torch::nn::Module {
  public:
   // Takes every parameter from `ws` (names above) and leaves reporting to the caller: call ws.finish() after
@@ -43,14 +50,17 @@ class FluxImpl : public torch::nn::Module {
   // img [B, L_img, in], img_ids [B, L_img, 3], txt [B, L_txt, context], txt_ids [B, L_txt, 3], timesteps [B]
   // (sigma in [0, 1]), y [B, vec], guidance [B] (required iff config().guidance_embed; ignored otherwise).
   // The RoPE table is built once here with DyPE at time `dype_t` (normally = sigma) and shared by all blocks.
-  // Returns [B, L_img, out] in the compute dtype. Throws InvalidArgument for inconsistent shapes.
+  // Returns [B, L_img, out] in the compute dtype. Throws InvalidArgument for inconsistent shapes, and whatever
+  // `on_block` throws.
   at::Tensor forward(const at::Tensor& img, const at::Tensor& img_ids, const at::Tensor& txt, const at::Tensor& txt_ids,
                      const at::Tensor& timesteps, const at::Tensor& y, const at::Tensor& guidance,
-                     const DypeConfig& dype, double dype_t, Intermediates* capture = nullptr);
+                     const DypeConfig& dype, double dype_t, Intermediates* capture = nullptr,
+                     const BlockObserver& on_block = nullptr);
 
   // Same with a precomputed table pe [B or 1, 1, L_txt + L_img, head_dim/2, 2, 2] (see build_pe).
   at::Tensor forward(const at::Tensor& img, const at::Tensor& txt, const at::Tensor& timesteps, const at::Tensor& y,
-                     const at::Tensor& guidance, const at::Tensor& pe, Intermediates* capture = nullptr);
+                     const at::Tensor& guidance, const at::Tensor& pe, Intermediates* capture = nullptr,
+                     const BlockObserver& on_block = nullptr);
 
   // pe for ids = cat(txt_ids, img_ids) (text first) with DyPE at time t: [B, 1, L, head_dim/2, 2, 2] float32.
   at::Tensor build_pe(const at::Tensor& txt_ids, const at::Tensor& img_ids, const DypeConfig& dype, double t) const;

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/stored_weight.h"
 
 namespace dype::io {
 
@@ -38,24 +39,6 @@ std::string shape_str(const std::vector<std::int64_t>& s) {
   for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
   os << ']';
   return os.str();
-}
-
-// Decodes `n` float8 codes into float32 through a 256-entry table (bit-exact by construction).
-at::Tensor decode_float8(const std::uint8_t* src, const std::vector<std::int64_t>& shape, DType dt) {
-  static const auto tables = [] {
-    std::array<std::array<float, 256>, 2> t{};
-    for (int c = 0; c < 256; ++c) {
-      t[0][c] = float8_e4m3_to_float(static_cast<std::uint8_t>(c));
-      t[1][c] = float8_e5m2_to_float(static_cast<std::uint8_t>(c));
-    }
-    return t;
-  }();
-  const auto& table = tables[dt == DType::F8_E4M3 ? 0 : 1];
-  at::Tensor out = at::empty(shape, at::kFloat);
-  float* dst = out.data_ptr<float>();
-  const std::int64_t n = out.numel();
-  for (std::int64_t i = 0; i < n; ++i) dst[i] = table[src[i]];
-  return out;
 }
 
 }  // namespace
@@ -119,7 +102,10 @@ std::vector<TensorInfo> SafetensorsFile::parse_header(const char* json, std::siz
     TensorInfo info;
     info.name = name;
     const auto dt = parse_dtype(v["dtype"].get<std::string>());
-    if (!dt) format_error(file, where + "unknown dtype '" + v["dtype"].get<std::string>() + "'");
+    if (!dt)
+      format_error(file, where + "unknown dtype '" + v["dtype"].get<std::string>() +
+                             "' (this version reads F64, F32, F16, BF16, F8_E4M3, F8_E5M2 and integer types; "
+                             "convert the file, e.g. to BF16 or F8_E4M3)");
     info.dtype = *dt;
     const auto& shape = v["shape"];
     if (shape.size() > kMaxRank)
@@ -240,7 +226,7 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   const TensorInfo* info = find(name);
   if (!info) format_error(path_, "no tensor named '" + name + "'");
   const auto native = native_scalar_type(info->dtype);
-  if (!native) return decode_float8(data_ptr(*info), info->shape, info->dtype);
+  if (!native) return decode_float8(float8_codes(*info), info->dtype);
   const std::uint8_t* p = data_ptr(*info);
   if (info->dtype == DType::BOOL) {
     // A bool holding any byte but 0 or 1 is undefined behaviour in C++; refuse such data instead of viewing it.
@@ -265,11 +251,29 @@ at::Tensor SafetensorsFile::tensor(const std::string& name, at::ScalarType dtype
   const TensorInfo* info = find(name);
   if (!info) format_error(path_, "no tensor named '" + name + "'");
   if (is_float8(info->dtype) && !native_scalar_type(info->dtype)) {
-    at::Tensor f = decode_float8(data_ptr(*info), info->shape, info->dtype);
-    return dtype == at::kFloat ? f : f.to(dtype);
+    if (dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kHalf)
+      return decode_float8(float8_codes(*info), info->dtype, dtype);
+    return decode_float8(float8_codes(*info), info->dtype).to(dtype);
   }
   at::Tensor t = tensor(name);
   return t.scalar_type() == dtype ? t : t.to(dtype);
+}
+
+at::Tensor SafetensorsFile::float8_codes(const TensorInfo& info) const {
+  auto keep = mapping_;
+  return at::from_blob(
+      const_cast<std::uint8_t*>(data_ptr(info)), info.shape, [keep](void*) {}, at::TensorOptions().dtype(at::kByte));
+}
+
+at::Tensor SafetensorsFile::stored(const std::string& name, std::optional<DType>* codes) const {
+  const TensorInfo* info = find(name);
+  if (!info) format_error(path_, "no tensor named '" + name + "'");
+  if (codes) codes->reset();
+  if (is_float8(info->dtype) && !native_scalar_type(info->dtype)) {
+    if (codes) *codes = info->dtype;
+    return float8_codes(*info);  // zero-copy: bytes are always aligned
+  }
+  return tensor(name);
 }
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,

@@ -60,10 +60,15 @@ class SafetensorsFile {
   at::Tensor tensor(const std::string& name, at::ScalarType dtype) const;
   // The raw bytes of a tensor as a 1-D uint8 view.
   at::Tensor raw_bytes(const std::string& name) const;
+  // The tensor in its stored form without any conversion: the zero-copy view of tensor(name), except float8 on a
+  // LibTorch without float8 types, which comes as its codes (kByte, the tensor's shape, a view of the mapping)
+  // with `*codes` set to the format. Per-layer decoding (io::StoredWeight) starts from this.
+  at::Tensor stored(const std::string& name, std::optional<DType>* codes = nullptr) const;
 
  private:
   SafetensorsFile() = default;
   const std::uint8_t* data_ptr(const TensorInfo& info) const;
+  at::Tensor float8_codes(const TensorInfo& info) const;  // kByte view with the tensor's shape
 
   std::string path_;
   std::uint64_t file_size_ = 0;

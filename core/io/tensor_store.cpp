@@ -152,4 +152,10 @@ at::Tensor TensorStore::tensor(const std::string& name, at::ScalarType dtype) co
   return f->tensor(name, dtype);
 }
 
+at::Tensor TensorStore::stored(const std::string& name, std::optional<DType>* codes) const {
+  const SafetensorsFile* f = file_of(name);
+  if (!f) throw ModelError("'" + label_ + "' has no tensor named '" + name + "'");
+  return f->stored(name, codes);
+}
+
 }  // namespace dype::io

@@ -28,6 +28,8 @@ class TensorStore {
   bool contains(const std::string& name) const { return find(name) != nullptr; }
   at::Tensor tensor(const std::string& name) const;
   at::Tensor tensor(const std::string& name, at::ScalarType dtype) const;
+  // Stored form (see SafetensorsFile::stored): float8 codes as kByte where LibTorch has no float8 type.
+  at::Tensor stored(const std::string& name, std::optional<DType>* codes = nullptr) const;
 
  private:
   static std::shared_ptr<TensorStore> build(const std::vector<std::string>& files, std::string label);

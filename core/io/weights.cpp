@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/weight_quantization.h"
 
 namespace dype::io {
 
@@ -29,33 +30,49 @@ CheckpointWeights::CheckpointWeights(std::shared_ptr<const TensorStore> store, s
       component_(std::move(component)),
       prefix_(std::move(prefix)),
       resolve_(std::move(resolve)),
-      keep_storage_dtype_(keep_storage_dtype) {}
+      keep_storage_dtype_(keep_storage_dtype) {
+  check_quantization(*store_, prefix_);  // refuse quantisation schemes we would misread, before any weight is used
+}
 
-at::Tensor CheckpointWeights::take(const std::string& name, at::IntArrayRef shape) {
-  at::Tensor t;
+StoredWeight CheckpointWeights::take_stored(const std::string& name, at::IntArrayRef shape) {
+  StoredWeight w;
   std::vector<std::string> consumed;
   if (resolve_) {
-    t = resolve_(*store_, name, consumed);
+    w = resolve_(*store_, name, consumed);
   } else if (store_->contains(prefix_ + name)) {
-    t = store_->tensor(prefix_ + name);
-    consumed.push_back(prefix_ + name);
+    w = read_stored_weight(*store_, prefix_ + name, consumed);
   }
   for (auto& c : consumed) consumed_.insert(c);
-  if (!t.defined()) {
+  auto placeholder = [this] { return StoredWeight{at::empty({0}, at::TensorOptions().dtype(dtype_))}; };
+  if (!w.defined()) {
     missing_.push_back(name + " " + shape_str(shape));
-    return at::empty({0}, at::TensorOptions().dtype(dtype_));
+    return placeholder();
   }
-  if (t.sizes() != shape) {
-    mismatched_.push_back(name + ": checkpoint has " + shape_str(t.sizes()) + ", model expects " + shape_str(shape));
-    return at::empty({0}, at::TensorOptions().dtype(dtype_));
+  if (w.data.sizes() != shape) {
+    mismatched_.push_back(name + ": checkpoint has " + shape_str(w.data.sizes()) + ", model expects " + shape_str(shape));
+    return placeholder();
   }
-  const bool is_float = at::isFloatingType(t.scalar_type());
-  at::ScalarType target = dtype_;
-  if (!is_float) target = t.scalar_type();
-  // Keep compact storage (bf16/fp16/fp8) when asked; the layer upcasts per use.
-  if (keep_storage_dtype_ && is_float && at::elementSize(t.scalar_type()) < at::elementSize(dtype_))
-    target = t.scalar_type();
-  return t.to(device_, target);  // no copy when dtype and device already match (mmap view)
+  if (!w.codes && !at::isFloatingType(w.data.scalar_type())) {
+    mismatched_.push_back(name + ": stored as " + std::string(c10::toString(w.data.scalar_type())) +
+                          ", which is not a floating-point type (an integer-quantised file?)");
+    return placeholder();
+  }
+  // Keep compact storage (bf16 / fp16 / float8 codes, scaled or not) when asked; the layer converts per use.
+  const std::size_t stored_size = w.codes ? 1 : at::elementSize(w.data.scalar_type());
+  if (keep_storage_dtype_ && stored_size < at::elementSize(dtype_)) {
+    if (w.data.device() != device_) w.data = w.data.to(device_);
+    return w;
+  }
+  return StoredWeight{w.to(dtype_, device_)};  // no copy when dtype and device already match (mmap view)
+}
+
+at::Tensor CheckpointWeights::take(const std::string& name, at::IntArrayRef shape) {
+  StoredWeight w = take_stored(name, shape);
+  if (!w.codes && !w.scale.defined()) return w.data;
+  // Float8 codes and scaled weights have no plain-tensor form: decode now. Float8 codes hold exactly in bf16, so
+  // compact storage keeps them at 2 bytes; a scale makes the product a compute-dtype value.
+  const bool bf16_exact = keep_storage_dtype_ && !w.scale.defined() && at::elementSize(dtype_) > 2;
+  return w.to(bf16_exact ? at::kBFloat16 : dtype_, device_);
 }
 
 void CheckpointWeights::finish() {
@@ -64,6 +81,7 @@ void CheckpointWeights::finish() {
     if (consumed_.count(n)) continue;
     if (!prefix_.empty() && n.rfind(prefix_, 0) != 0) continue;  // other components in the same file
     if (ignore_ && ignore_(n)) continue;
+    if (is_quantization_aux(n)) continue;  // activation scales and format descriptions: no parameter uses them
     unexpected.push_back(n);
   }
   if (missing_.empty() && mismatched_.empty() && unexpected.empty()) return;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/stored_weight.h"
 #include "core/io/tensor_store.h"
 
 namespace dype::io {
@@ -22,6 +23,9 @@ class WeightSource {
   // The parameter `name` with `shape`. A missing tensor or wrong shape is recorded (not thrown) and an empty
   // placeholder returned, so that finish() can report every problem at once.
   virtual at::Tensor take(const std::string& name, at::IntArrayRef shape) = 0;
+  // The same parameter in the form it is kept in memory for per-layer use (large matrices: Linear and embedding
+  // weights): float8 codes and scales stay as stored instead of being decoded here. Default: take().
+  virtual StoredWeight take_stored(const std::string& name, at::IntArrayRef shape) { return {take(name, shape)}; }
   // Throws ModelError listing every missing, mis-shaped and unexpected tensor, with a hint at the likely cause.
   virtual void finish() = 0;
   at::ScalarType dtype() const { return dtype_; }
@@ -33,18 +37,22 @@ class WeightSource {
   at::Device device_;
 };
 
-// Reads parameters from a TensorStore. `resolve` maps a reference name to the stored tensor (for layouts that
-// rename, split or concatenate tensors, e.g. diffusers q/k/v -> BFL qkv); by default the name is looked up as is,
-// after stripping `prefix`. `keep_storage_dtype` keeps float8/bf16 weights as stored (per-layer upcast at use)
-// where LibTorch can hold them; otherwise they are converted to `dtype` at load.
+// Reads parameters from a TensorStore. `resolve` maps a reference name to the stored weight (for layouts that
+// rename, split or concatenate tensors, e.g. diffusers q/k/v -> BFL qkv; read parts with read_stored_weight);
+// by default the name is looked up as is, after stripping `prefix`. ComfyUI scaled-fp8 scales are read with their
+// weights (weight_quantization.h; the file's quantisation is checked when the source is made).
+// `keep_storage_dtype`: weights narrower than `dtype` (bf16, f16, float8 — float8 as raw codes on a LibTorch
+// without float8 types — with their scales) stay as stored, memory-mapped, and become `dtype` per layer at use;
+// otherwise every weight is converted to `dtype` (and moved to `device`) here.
 class CheckpointWeights : public WeightSource {
  public:
-  using Resolver =
-      std::function<at::Tensor(const TensorStore& store, const std::string& name, std::vector<std::string>& consumed)>;
+  using Resolver = std::function<StoredWeight(const TensorStore& store, const std::string& name,
+                                              std::vector<std::string>& consumed)>;
   CheckpointWeights(std::shared_ptr<const TensorStore> store, std::string component, at::ScalarType dtype,
                     at::Device device, std::string prefix = "", Resolver resolve = nullptr,
                     bool keep_storage_dtype = false);
   at::Tensor take(const std::string& name, at::IntArrayRef shape) override;
+  StoredWeight take_stored(const std::string& name, at::IntArrayRef shape) override;
   void finish() override;
   // Stored names that are not parameters of the model but are known and harmless (ignored by finish()).
   void ignore_unexpected(std::function<bool(const std::string&)> pred) { ignore_ = std::move(pred); }

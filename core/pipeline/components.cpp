@@ -76,66 +76,97 @@ void locate_tokenizers(const std::string& dir, std::string* clip, std::string* t
 
 }  // namespace
 
-PipelineComponents load_components(const ModelPaths& paths, const LoadOptions& options, StepObserver* observer) {
-  PipelineComponents c;
-  c.device = parse_device(options.device);
-  c.dtype = parse_compute_dtype(options.dtype, c.device);
-  c.text_device = options.text_encoders_on_cpu ? at::Device(at::kCPU) : c.device;
-  if (observer) observer->on_stage("loading");
+ModelFiles locate_model_files(const ModelPaths& paths) {
   if (paths.model.empty()) throw InvalidArgument("no model given: pass a diffusers folder, a FLUX .safetensors file or demo");
-  if (paths.model == "demo") {
-    c = make_demo_components(c.device, c.dtype, c.text_device);
-    return c;
-  }
-
+  ModelFiles f;
   const io::ModelLayout layout = io::detect_model_layout(paths.model);
   using K = io::ComponentKind;
-  c.transformer_path = locate(&layout, K::FluxTransformer, "");
-  c.vae_path = locate(&layout, K::Autoencoder, paths.vae);
-  c.clip_path = locate(&layout, K::ClipText, paths.clip);
-  c.t5_path = locate(&layout, K::T5Encoder, paths.t5);
+  f.transformer = locate(&layout, K::FluxTransformer, "");
+  f.vae = locate(&layout, K::Autoencoder, paths.vae);
+  f.clip = locate(&layout, K::ClipText, paths.clip);
+  f.t5 = locate(&layout, K::T5Encoder, paths.t5);
   if (!paths.tokenizers.empty()) {
-    locate_tokenizers(paths.tokenizers, &c.clip_tokenizer_path, &c.t5_tokenizer_path);
+    locate_tokenizers(paths.tokenizers, &f.clip_tokenizer, &f.t5_tokenizer);
   } else {
-    c.clip_tokenizer_path = locate(&layout, K::ClipTokenizer, "");
-    c.t5_tokenizer_path = locate(&layout, K::T5Tokenizer, "");
+    f.clip_tokenizer = locate(&layout, K::ClipTokenizer, "");
+    f.t5_tokenizer = locate(&layout, K::T5Tokenizer, "");
   }
   // Every missing part at once, each with the option that supplies it.
   std::string missing;
   auto need = [&missing](const std::string& p, const char* what) {
     if (p.empty()) missing += std::string("\n  ") + what;
   };
-  need(c.transformer_path, "the FLUX transformer (give --model a diffusers folder or flux1-*.safetensors)");
-  need(c.vae_path, "the VAE: --vae ae.safetensors");
-  need(c.clip_path, "the CLIP text encoder: --clip clip_l.safetensors");
-  need(c.t5_path, "the T5 text encoder: --t5 t5xxl_fp16.safetensors");
-  need(c.clip_tokenizer_path, "the CLIP tokenizer (vocab.json + merges.txt): --tokenizers DIR with tokenizer/");
-  need(c.t5_tokenizer_path, "the T5 tokenizer (spiece.model): --tokenizers DIR with tokenizer_2/");
+  need(f.transformer, "the FLUX transformer (give --model a diffusers folder or flux1-*.safetensors)");
+  need(f.vae, "the VAE: --vae ae.safetensors");
+  need(f.clip, "the CLIP text encoder: --clip clip_l.safetensors");
+  need(f.t5, "the T5 text encoder: --t5 t5xxl_fp16.safetensors");
+  need(f.clip_tokenizer, "the CLIP tokenizer (vocab.json + merges.txt): --tokenizers DIR with tokenizer/");
+  need(f.t5_tokenizer, "the T5 tokenizer (spiece.model): --tokenizers DIR with tokenizer_2/");
   if (!missing.empty())
     throw ModelError("'" + paths.model + "' (" + io::layout_kind_name(layout.kind) +
                      ") does not give a complete FLUX.1 model set; missing:" + missing);
+  f.diffusers = layout.kind == io::LayoutKind::DiffusersPipeline;
+  f.layout_path = layout.path;
+  return f;
+}
+
+static text::TextEncoderOptions text_encoder_options(const PipelineComponents& c) {
+  text::TextEncoderOptions to;
+  to.device = c.text_device;
+  to.dtype = c.text_device.is_cpu() ? at::kFloat : c.dtype;
+  to.keep_storage_dtype = true;  // T5-XXL is the largest part after the transformer: stays as stored (mmap)
+  return to;
+}
+
+void load_text_encoders(PipelineComponents& c) {
+  if (c.demo || (c.clip && c.t5)) return;
+  const text::TextEncoderOptions to = text_encoder_options(c);
+  c.clip = text::load_clip_text_model(c.clip_path, to);
+  c.t5 = text::load_t5_encoder(c.t5_path, to);
+}
+
+void release_text_encoders(PipelineComponents& c) {
+  if (c.demo) return;  // built in memory from a seed: nothing to unmap, and it cannot be reloaded from a file
+  c.clip = nullptr;    // the last references to the mapped weights: the files are unmapped here
+  c.t5 = nullptr;
+}
+
+PipelineComponents load_components(const ModelPaths& paths, const LoadOptions& options, StepObserver* observer) {
+  PipelineComponents c;
+  c.device = parse_device(options.device);
+  c.dtype = parse_compute_dtype(options.dtype, c.device);
+  c.text_device = options.text_encoders_on_cpu ? at::Device(at::kCPU) : c.device;
+  if (observer) observer->on_stage("loading");
+  if (paths.model == "demo") {
+    c = make_demo_components(c.device, c.dtype, c.text_device);
+    return c;
+  }
+  const ModelFiles files = locate_model_files(paths);
+  c.transformer_path = files.transformer;
+  c.vae_path = files.vae;
+  c.clip_path = files.clip;
+  c.t5_path = files.t5;
+  c.clip_tokenizer_path = files.clip_tokenizer;
+  c.t5_tokenizer_path = files.t5_tokenizer;
 
   flux::FluxLoadOptions fo;
   fo.dtype = c.dtype;
   fo.device = c.device;
+  // Weights narrower than the compute dtype stay as stored (memory-mapped bf16, float8 codes with their scales)
+  // and are converted one layer at a time: a bf16 or fp8 FLUX never expands to 47.6 GB of float32.
+  fo.keep_storage_dtype = true;
   flux::FluxCheckpointInfo info;
   c.transformer = flux::load_flux(c.transformer_path, fo, &info);
   // The VAE runs in float32 on the CPU and in the compute dtype on a GPU (its bf16 decode is what ComfyUI does).
   c.vae = vae::load_autoencoder(c.vae_path, c.dtype, c.device);
-  text::TextEncoderOptions to;
-  to.device = c.text_device;
-  to.dtype = c.text_device.is_cpu() ? at::kFloat : c.dtype;
-  c.clip = text::load_clip_text_model(c.clip_path, to);
-  // T5-XXL is the largest part after the transformer: keep its stored bf16/fp8 weights compact (upcast per layer).
-  to.keep_storage_dtype = true;
-  c.t5 = text::load_t5_encoder(c.t5_path, to);
+  load_text_encoders(c);
   c.clip_tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::load(c.clip_tokenizer_path));
   c.t5_tokenizer = std::make_unique<text::T5Tokenizer>(text::T5Tokenizer::load(c.t5_tokenizer_path));
 
   const bool schnell = !c.transformer->config().guidance_embed;
   const std::string variant = schnell ? "FLUX.1-schnell" : "FLUX.1-dev";
-  const bool diffusers = layout.kind == io::LayoutKind::DiffusersPipeline;
-  c.label = variant + " (" + (diffusers ? "diffusers: " : "") + base_name(diffusers ? layout.path : c.transformer_path) + ")";
+  c.label = variant + " (" + (files.diffusers ? "diffusers: " : "") +
+            base_name(files.diffusers ? files.layout_path : c.transformer_path) + ")";
   return c;
 }
 

@@ -40,6 +40,21 @@ struct PipelineComponents {
 at::Device parse_device(const std::string& device);
 at::ScalarType parse_compute_dtype(const std::string& dtype, const at::Device& device);
 
+// The files of a model set: found from what the user gave (see above). Throws ModelError listing every part
+// that is missing, each with the option that supplies it; IoError for an explicit path that does not exist.
+struct ModelFiles {
+  std::string transformer, vae, clip, t5, clip_tokenizer, t5_tokenizer;
+  bool diffusers = false;   // a diffusers pipeline folder
+  std::string layout_path;  // the folder or file that was detected
+};
+ModelFiles locate_model_files(const ModelPaths& paths);
+
+// Text encoders are loaded with the other parts and may be released after encoding when memory is tight (the
+// memory plan decides): release drops them (the mapped files are unmapped), load maps them again (cheap: the
+// weights stay as stored, and the files are usually still in the page cache). No-ops for the demo model.
+void load_text_encoders(PipelineComponents& c);
+void release_text_encoders(PipelineComponents& c);
+
 // Throws IoError / FormatError (files), ModelError (content, or a component that cannot be found: the message
 // says which option to pass), InvalidArgument (device / dtype).
 PipelineComponents load_components(const ModelPaths& paths, const LoadOptions& options, StepObserver* observer);

@@ -3,6 +3,9 @@
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
+#include <algorithm>
+#include <deque>
+#include <optional>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -14,6 +17,7 @@
 #include "core/image/preview.h"
 #include "core/pipeline/components.h"
 #include "core/pipeline/memory_plan.h"
+#include "core/pipeline/model_footprint.h"
 #include "core/sampling/denoise.h"
 #include "core/sampling/noise.h"
 #include "core/sampling/pack.h"
@@ -51,36 +55,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 class FluxPipelineImpl : public FluxPipeline {
  public:
-  FluxPipelineImpl(PipelineComponents c, const LoadOptions& options) : c_(std::move(c)), options_(options) {}
+  FluxPipelineImpl(PipelineComponents c, const LoadOptions& options, ModelFootprint footprint)
+      : c_(std::move(c)), options_(options), footprint_(std::move(footprint)) {}
 
   std::string label() const override { return c_.label; }
   bool is_demo() const override { return c_.demo; }
   bool is_schnell() const override { return !c_.transformer->config().guidance_embed; }
+  bool text_encoders_loaded() const override { return c_.t5 && c_.clip; }
 
   MemoryEstimate estimate(const GenerationRequest& r) const override {
-    validate_size(r.width, r.height, options_.max_pixels);
-    const flux::FluxConfig& fc = c_.transformer->config();
-    MemoryPlanInput in;
-    in.device = c_.device;
-    in.width = r.width;
-    in.height = r.height;
-    in.txt_tokens = t5_length();
-    in.hidden_size = fc.hidden_size;
-    in.mlp_hidden = fc.mlp_hidden_dim();
-    in.num_heads = fc.num_heads;
-    in.head_dim = fc.head_dim();
-    in.compute_element_size = at::elementSize(c_.dtype);
-    in.attention_materialises_scores = flux::attention_backend(c_.device) == "chunked";
-    std::uint64_t vae_bytes = 0;
-    for (const auto& p : c_.vae->parameters()) vae_bytes += p.numel() * p.element_size();
-    in.weight_bytes = static_cast<std::uint64_t>(c_.transformer->parameter_bytes()) + vae_bytes;
-    vae::TiledDecodeOptions vo;
-    vo.tile = r.vae_tile;
-    vo.overlap = r.vae_tile_overlap;
-    in.decode_bytes = vae::estimate_decode_bytes(c_.vae->config(), 2 * ((r.height + 15) / 16), 2 * ((r.width + 15) / 16),
-                                                 vo, c_.vae->dtype());
-    in.keep_16bit = r.bit_depth == 16;
-    return plan_memory(in, available_memory_bytes(c_.device));
+    return plan_generation(footprint_, r, options_, available_memory_bytes(c_.device), options_.flops_per_second,
+                           /*weights_loaded=*/true);
   }
 
   GenerationResult generate(const GenerationRequest& r, StepObserver* observer,
@@ -106,12 +91,38 @@ class FluxPipelineImpl : public FluxPipeline {
       return res;
     };
 
-    // Text conditioning: CLIP pooled vector y and the T5 sequence txt (float32 end to end, as the reference).
+    // Text conditioning: CLIP pooled vector y and the T5 sequence txt (float32 end to end, as the reference),
+    // from the cache when this prompt was encoded before by these encoder files.
     if (observer) observer->on_stage("encoding");
-    const at::Tensor clip_ids = c_.clip_tokenizer->encode_tensor(r.prompt, 77).to(c_.text_device);  // [1, 77]
-    const at::Tensor t5_ids = c_.t5_tokenizer->encode_tensor(r.prompt, t5_length()).to(c_.text_device);
-    const at::Tensor y = c_.clip->forward(clip_ids).pooled.to(c_.device, at::kFloat);   // [1, vec]
-    const at::Tensor txt = c_.t5->forward(t5_ids).to(c_.device, at::kFloat);            // [1, L_txt, ctx]
+    at::Tensor y, txt;  // [1, vec], [1, L_txt, ctx]
+    const std::string cache_key = c_.clip_path + "\n" + c_.t5_path + "\n" + std::to_string(t5_length()) + "\n" + r.prompt;
+    auto hit = std::find_if(prompt_cache_.begin(), prompt_cache_.end(),
+                            [&](const CachedPrompt& e) { return e.key == cache_key; });
+    if (hit != prompt_cache_.end()) {
+      y = hit->y;
+      txt = hit->txt;
+      res.prompt_from_cache = true;
+    } else {
+      load_text_encoders(c_);  // maps them again after an earlier release
+      const at::Tensor clip_ids = c_.clip_tokenizer->encode_tensor(r.prompt, 77).to(c_.text_device);  // [1, 77]
+      const at::Tensor t5_ids = c_.t5_tokenizer->encode_tensor(r.prompt, t5_length()).to(c_.text_device);
+      y = c_.clip->forward(clip_ids).pooled.to(c_.device, at::kFloat);
+      try {
+        // T5-XXL takes a while on a CPU: a cancel is honoured between its layers, not only after encoding.
+        txt = c_.t5->forward(t5_ids, nullptr, [&](int, int) {
+          if (cancelled()) throw Cancelled();
+        }).to(c_.device, at::kFloat);
+      } catch (const Cancelled&) {
+        return finish_cancelled();
+      }
+      if (prompt_cache_.size() >= kPromptCacheSize) prompt_cache_.pop_front();  // the oldest goes
+      prompt_cache_.push_back(CachedPrompt{cache_key, y, txt});
+    }
+    if (est.release_text_encoders) {
+      // The plan needs their memory for the transformer: unmap them (and the allocator's cached T5 blocks).
+      release_text_encoders(c_);
+      release_cpu_cache();
+    }
     res.seconds_encode = seconds_since(t_start);
     if (cancelled()) return finish_cancelled();
 
@@ -133,9 +144,18 @@ class FluxPipelineImpl : public FluxPipeline {
     // Denoising: every model call gets t = σ_k, and DyPE's t = σ_k.
     if (observer) observer->on_stage("denoising");
     const auto t_denoise = std::chrono::steady_clock::now();
+    int step_running = 0;  // 1-based step being evaluated: euler_denoise calls velocity once per step
+    // Between transformer blocks: progress inside a step, and a stop that does not wait for a step of minutes to
+    // end. The Cancelled thrown here becomes a cancelled denoise (x left at the last completed step).
+    auto on_block = [&](int block, int total_blocks) {
+      const bool go_on = observer ? observer->on_block(step_running, r.steps, block, total_blocks) : true;
+      if (!go_on || cancelled()) throw Cancelled();
+    };
     auto velocity = [&](const at::Tensor& xk, double sigma) {
+      ++step_running;
       const at::Tensor t = at::full({1}, sigma, f32);  // σ_k is a float32 value: exact
-      return c_.transformer->forward(xk, img_ids, txt, txt_ids, t, y, guidance, r.dype, sigma).to(at::kFloat);
+      return c_.transformer->forward(xk, img_ids, txt, txt_ids, t, y, guidance, r.dype, sigma, nullptr, on_block)
+          .to(at::kFloat);
     };
     auto on_step = [&](const sampling::EulerStep& s) {
       bool go_on = true;
@@ -214,8 +234,16 @@ class FluxPipelineImpl : public FluxPipeline {
                             "; load the model again for that device and dtype");
   }
 
+  static constexpr std::size_t kPromptCacheSize = 8;  // a dev prompt is 8 MiB of T5 output
+
   mutable PipelineComponents c_;
   LoadOptions options_;
+  ModelFootprint footprint_;
+  struct CachedPrompt {
+    std::string key;  // encoder files, T5 length, prompt
+    at::Tensor y, txt;
+  };
+  std::deque<CachedPrompt> prompt_cache_;
 };
 
 }  // namespace
@@ -223,7 +251,27 @@ class FluxPipelineImpl : public FluxPipeline {
 std::unique_ptr<FluxPipeline> FluxPipeline::load(const ModelPaths& paths, const LoadOptions& options,
                                                  StepObserver* observer) {
   c10::InferenceMode inference;
-  return std::make_unique<FluxPipelineImpl>(load_components(paths, options, observer), options);
+  // The plan's numbers come from the file headers, read before any weight (the demo is built in memory).
+  std::optional<ModelFootprint> footprint;
+  if (paths.model != "demo") footprint = model_footprint(paths, options);
+  PipelineComponents c = load_components(paths, options, observer);
+  if (!footprint) footprint = model_footprint(c);
+  return std::make_unique<FluxPipelineImpl>(std::move(c), options, std::move(*footprint));
+}
+
+const char* text_encoder_policy_name(TextEncoderPolicy p) {
+  switch (p) {
+    case TextEncoderPolicy::Auto: return "auto";
+    case TextEncoderPolicy::Release: return "release";
+    case TextEncoderPolicy::Keep: return "keep";
+  }
+  return "auto";
+}
+
+TextEncoderPolicy parse_text_encoder_policy(const std::string& s) {
+  for (auto p : {TextEncoderPolicy::Auto, TextEncoderPolicy::Release, TextEncoderPolicy::Keep})
+    if (s == text_encoder_policy_name(p)) return p;
+  throw InvalidArgument("text encoder policy '" + s + "' is not one of auto, release, keep");
 }
 
 }  // namespace dype

@@ -22,22 +22,36 @@ struct ModelPaths {
   std::string tokenizers;  // folder holding tokenizer/ (vocab.json, merges.txt) and tokenizer_2/ (spiece.model)
 };
 
+// What happens to the text encoders after a prompt is encoded. Auto: they stay loaded only when everything fits
+// in half of the free memory (releasing costs little: the encoded prompt is cached, and a reload maps files that
+// are usually still in the page cache); Release: always freed; Keep: never.
+enum class TextEncoderPolicy { Auto, Release, Keep };
+const char* text_encoder_policy_name(TextEncoderPolicy p);  // "auto", "release", "keep"
+TextEncoderPolicy parse_text_encoder_policy(const std::string& s);  // InvalidArgument listing the valid names
+
 struct LoadOptions {
   std::string device = "cpu";     // where the transformer and VAE run
   std::string dtype = "float32";  // compute dtype of the transformer
   bool text_encoders_on_cpu = true;  // encode on CPU, keep the GPU for the transformer
+  TextEncoderPolicy text_encoders = TextEncoderPolicy::Auto;
   std::uint64_t max_pixels = 4096ull * 4096ull;  // largest width × height generate() accepts (validate_size)
+  std::uint64_t max_memory_bytes = 0;  // budget on the compute device (0: what it has free); --max-memory/--max-vram
+  double flops_per_second = 0;         // measured throughput for the time estimate (0: unknown, no estimate)
 };
 
 struct MemoryEstimate {
   std::uint64_t weights_bytes = 0;      // resident weights on the compute device during denoising
-  std::uint64_t activations_bytes = 0;  // transformer activations at the requested size
+  std::uint64_t activations_bytes = 0;  // transformer activations at the requested size (+ one layer's weight)
   std::uint64_t decode_bytes = 0;       // tiled VAE decode working set
+  std::uint64_t text_bytes = 0;         // text encoder weights while encoding
+  std::uint64_t encode_bytes = 0;       // peak of the encoding phase (text weights + T5 working set)
+  bool release_text_encoders = false;   // the plan frees the text encoders after encoding
   std::uint64_t peak_bytes = 0;
-  std::uint64_t available_bytes = 0;    // free memory on the device (0 = unknown)
+  std::uint64_t available_bytes = 0;    // free memory on the device, or the budget asked for (0 = unknown)
   bool fits = true;
   std::string advice;                   // what to change when it does not fit
   double seconds_per_step = 0;          // estimate from measured throughput (0 = unknown)
+  double seconds_total = 0;             // steps × seconds_per_step + encode + decode estimates (0 = unknown)
 };
 
 class FluxPipeline {
@@ -54,6 +68,9 @@ class FluxPipeline {
   virtual std::string label() const = 0;  // "demo (random weights)", "FLUX.1-dev (diffusers)", ...
   virtual bool is_demo() const = 0;
   virtual bool is_schnell() const = 0;
+  // Whether the text encoders are loaded now (false after the plan released them; the next new prompt maps them
+  // again).
+  virtual bool text_encoders_loaded() const = 0;
 };
 
 // Throws InvalidArgument when width/height are not positive multiples of 16 or exceed `max_pixels`.

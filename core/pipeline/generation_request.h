@@ -52,12 +52,18 @@ struct StepProgress {
   double eta_s = 0;
 };
 
-// Per-request callbacks, called on the thread that runs generate(). Returning false from on_step or
-// on_decode_tile stops the run within that step / tile (the result is then marked cancelled).
+// Per-request callbacks, called on the thread that runs generate(). Returning false from on_block, on_step or
+// on_decode_tile stops the run within that block / step / tile (the result is then marked cancelled).
 class StepObserver {
  public:
   virtual ~StepObserver() = default;
   virtual void on_stage(const std::string& stage) {}  // "loading", "encoding", "denoising", "decoding"
+  // Progress inside a step: called after each transformer block of step `step` (1-based, the step in progress,
+  // of `total_steps`), `block` of `total_blocks` (1-based; 19 double + 38 single = 57 for FLUX.1), in order, before
+  // that step's on_step. A real-size step takes minutes on a CPU; this is what keeps a progress display and a stop
+  // request responsive within it. Returning false stops after this block: the step is not finished, and no
+  // on_step is called for it. Called often (57 times per step): keep it cheap, throttle any display.
+  virtual bool on_block(int step, int total_steps, int block, int total_blocks) { return true; }
   virtual bool on_step(const StepProgress& progress) { return true; }
   virtual void on_preview(int step, const RgbImage& preview) {}
   virtual bool on_decode_tile(int done, int total) { return true; }
@@ -76,6 +82,7 @@ struct GenerationResult {
   bool shifted = false;        // false: the schedule was not time-shifted (policy none, or auto for schnell)
   std::vector<double> sigmas;  // steps + 1 values
   double seconds_encode = 0, seconds_denoise = 0, seconds_decode = 0;
+  bool prompt_from_cache = false;  // the encoded prompt came from the pipeline's cache (no text encoder ran)
   std::uint64_t peak_rss_bytes = 0;
 };
 

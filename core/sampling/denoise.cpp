@@ -18,7 +18,12 @@ DenoiseStatus euler_denoise(at::Tensor& x, const std::vector<double>& sigmas, co
   for (int k = 0; k < total; ++k) {
     if (cancel && cancel->load(std::memory_order_relaxed)) return DenoiseStatus::Cancelled;
     const double sigma = sigmas[k], sigma_next = sigmas[k + 1];
-    at::Tensor pred = velocity(x, sigma);  // [B, L_img, 64]
+    at::Tensor pred;
+    try {
+      pred = velocity(x, sigma);  // [B, L_img, 64]
+    } catch (const Cancelled&) {
+      return DenoiseStatus::Cancelled;  // stopped between blocks: x is still the last completed step's
+    }
     if (!pred.defined() || pred.sizes() != x.sizes()) {
       std::ostringstream os;
       os << "euler_denoise: the model returned " << (pred.defined() ? pred.sizes() : at::IntArrayRef{})

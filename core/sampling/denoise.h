@@ -23,7 +23,8 @@ struct EulerStep {
   at::Tensor x0_estimate() const;
 };
 
-// v(x, σ): the transformer with everything but the latent and the time bound in.
+// v(x, σ): the transformer with everything but the latent and the time bound in. It may throw dype::Cancelled
+// to stop inside a step (between transformer blocks): euler_denoise then returns Cancelled.
 using VelocityFn = std::function<at::Tensor(const at::Tensor& x, double sigma)>;
 // Called after every step; return false to stop.
 using EulerStepFn = std::function<bool(const EulerStep& step)>;
@@ -33,7 +34,8 @@ enum class DenoiseStatus { Completed, Cancelled };
 // Runs len(sigmas) − 1 Euler steps on x in place. The update follows the reference in float32 exactly: the
 // difference σ_{k+1} − σ_k is taken in double and rounded to float32, then one float32 multiply and one float32
 // add (no fused multiply-add), so the trajectory matches the golden stepK tensors bit for bit given the same
-// predictions. `cancel` is checked before every model call; a stop leaves x at the last completed step.
+// predictions. `cancel` is checked before every model call; a stop (the flag, on_step returning false, or the
+// velocity throwing dype::Cancelled mid-step) leaves x at the last completed step.
 DenoiseStatus euler_denoise(at::Tensor& x, const std::vector<double>& sigmas, const VelocityFn& velocity,
                             const EulerStepFn& on_step = nullptr, const std::atomic<bool>* cancel = nullptr);
 

@@ -85,7 +85,7 @@ at::Tensor T5AttentionImpl::compute_bias(std::int64_t q_len, std::int64_t k_len,
   // bias[h, i, j] depends only on j - i: look up the Lq + Lk - 1 distinct offsets once (not Lq * Lk), then lay
   // them out as a Toeplitz matrix. Row r of X = v[:, r .. r + Lk) holds offsets r - (Lq - 1) + j, so query
   // i = Lq - 1 - r: X flipped along the rows is the bias.
-  const auto opts = at::TensorOptions().dtype(at::kLong).device(relative_attention_bias->weight.device());
+  const auto opts = at::TensorOptions().dtype(at::kLong).device(relative_attention_bias->weight.data.device());
   const at::Tensor offsets = at::arange(-(q_len - 1), k_len, opts);  // [Lq + Lk - 1]
   const at::Tensor buckets = t5_relative_position_bucket(offsets, true, num_buckets, max_distance);
   const at::Tensor v = relative_attention_bias(buckets, dtype).t().contiguous();  // [H, Lq + Lk - 1]
@@ -139,7 +139,8 @@ T5EncoderImpl::T5EncoderImpl(const T5EncoderConfig& c, io::WeightSource& src)
   src.finish();
 }
 
-at::Tensor T5EncoderImpl::forward(const at::Tensor& ids_in, std::map<std::string, at::Tensor>* capture) {
+at::Tensor T5EncoderImpl::forward(const at::Tensor& ids_in, std::map<std::string, at::Tensor>* capture,
+                                  const T5LayerObserver& on_layer) {
   if (ids_in.dim() != 2 || at::isFloatingType(ids_in.scalar_type()) || ids_in.size(1) < 1)
     throw InvalidArgument("T5 encoder: expected integer token ids of shape [B, L], got " +
                           std::string(ids_in.toString()) + " " + c10::str(ids_in.sizes()));
@@ -152,9 +153,11 @@ at::Tensor T5EncoderImpl::forward(const at::Tensor& ids_in, std::map<std::string
   at::Tensor x = shared(ids_cpu.to(device_), dtype_);  // [B, L, D]
   if (capture) (*capture)["embeddings"] = x;
   const at::Tensor bias = blocks->ptr<T5BlockImpl>(0)->attention->compute_bias(L, L, dtype_);  // [1, H, L, L]
-  for (std::size_t i = 0; i < blocks->size(); ++i) {
+  const int layers = static_cast<int>(blocks->size());
+  for (int i = 0; i < layers; ++i) {
     x = blocks->ptr<T5BlockImpl>(i)->forward(x, bias);
     if (capture) (*capture)["block" + std::to_string(i)] = x;
+    if (on_layer) on_layer(i + 1, layers);
   }
   return final_layer_norm(x);
 }

@@ -11,6 +11,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -69,6 +70,11 @@ class T5BlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(T5Block);
 
+// Optional per-call hook, called after every encoder layer with (layers done, total layers). T5-XXL's 24 layers
+// over 512 tokens take a while on a CPU: the hook lets a caller stop between layers by throwing (normally
+// dype::Cancelled), which propagates out of forward with no partial result.
+using T5LayerObserver = std::function<void(int done, int total)>;
+
 class T5EncoderImpl : public torch::nn::Module {
  public:
   // Takes every parameter from `src`, then src.finish() (ModelError listing every problem at once).
@@ -76,7 +82,8 @@ class T5EncoderImpl : public torch::nn::Module {
 
   // ids [B, L] integer -> last hidden state [B, L, d_model] in the model's activation dtype. No attention mask:
   // padding takes part in attention, as in the reference. `capture` receives "embeddings", "block0", ...
-  at::Tensor forward(const at::Tensor& ids, std::map<std::string, at::Tensor>* capture = nullptr);
+  at::Tensor forward(const at::Tensor& ids, std::map<std::string, at::Tensor>* capture = nullptr,
+                     const T5LayerObserver& on_layer = nullptr);
 
   const T5EncoderConfig& config() const { return config_; }
   at::Device device() const { return device_; }

@@ -5,6 +5,7 @@
 
 #include "core/common/error.h"
 #include "core/io/dtype.h"
+#include "core/io/weight_quantization.h"
 
 namespace fs = std::filesystem;
 
@@ -82,31 +83,19 @@ std::unique_ptr<io::CheckpointWeights> text_weights(const TextCheckpoint& ckpt, 
                                                     std::function<bool(const std::string&)> ignore) {
   const std::string prefix = ckpt.prefix;
   auto resolve = [prefix, aliases = std::move(aliases)](const io::TensorStore& s, const std::string& name,
-                                                        std::vector<std::string>& consumed) -> at::Tensor {
+                                                        std::vector<std::string>& consumed) -> io::StoredWeight {
     std::string key = prefix + name;
     if (!s.contains(key)) {
       auto a = aliases.find(name);
       if (a == aliases.end() || !s.contains(prefix + a->second)) return {};
       key = prefix + a->second;
     }
-    consumed.push_back(key);
-    const io::TensorInfo* info = s.find(key);
-    // ComfyUI "scaled fp8" files store weight / scale as float8 next to a float32 `scale_weight`.
-    if (ends_with(key, ".weight")) {
-      const std::string scale_key = key.substr(0, key.size() - 7) + ".scale_weight";
-      if (s.contains(scale_key)) {
-        consumed.push_back(scale_key);
-        return s.tensor(key, at::kFloat) * s.tensor(scale_key, at::kFloat);
-      }
-    }
-    // Float8 holds exactly in bf16: without a native float8 type keep it at 2 bytes rather than 4.
-    if (io::is_float8(info->dtype) && !io::native_scalar_type(info->dtype)) return s.tensor(key, at::kBFloat16);
-    return s.tensor(key);
+    // Float8 codes and ComfyUI scales (scale_weight / weight_scale) stay with the weight; layers decode per use.
+    return io::read_stored_weight(s, key, consumed);
   };
   auto w = std::make_unique<io::CheckpointWeights>(ckpt.store, component, options.dtype, options.device, prefix,
                                                    resolve, options.keep_storage_dtype);
   w->ignore_unexpected([prefix, ignore = std::move(ignore)](const std::string& n) {
-    if (n == "scaled_fp8" || ends_with(n, ".scale_input")) return true;  // ComfyUI scaled-fp8 markers
     const std::string local = n.compare(0, prefix.size(), prefix) == 0 ? n.substr(prefix.size()) : n;
     return ignore && ignore(local);
   });

@@ -9,25 +9,29 @@ at::Tensor upcast_like(const at::Tensor& w, const at::Tensor& like) {
 
 LinearImpl::LinearImpl(io::WeightSource& src, const std::string& name, std::int64_t in, std::int64_t out,
                        bool has_bias) {
-  weight = register_parameter("weight", src.take(name + ".weight", {out, in}), /*requires_grad=*/false);
+  weight = src.take_stored(name + ".weight", {out, in});
+  register_parameter("weight", weight.data, /*requires_grad=*/false);
+  if (weight.scale.defined()) register_buffer("weight_scale", weight.scale);
   if (has_bias) bias = register_parameter("bias", src.take(name + ".bias", {out}), false);
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
   const at::Tensor b = bias.defined() ? upcast_like(bias, x) : at::Tensor();
-  return at::linear(x, upcast_like(weight, x), b);  // [..., out]
+  return at::linear(x, weight.to(x.scalar_type(), x.device()), b);  // [..., out]
 }
 
 EmbeddingImpl::EmbeddingImpl(io::WeightSource& src, const std::string& name, std::int64_t count, std::int64_t dim) {
-  weight = register_parameter("weight", src.take(name + ".weight", {count, dim}), false);
+  weight = src.take_stored(name + ".weight", {count, dim});
+  register_parameter("weight", weight.data, false);
+  if (weight.scale.defined()) register_buffer("weight_scale", weight.scale);
 }
 
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids, at::ScalarType dtype) {
-  // Gather first, convert after: only the rows used are upcast (the T5-XXL table is 32128 x 4096).
-  const at::Tensor flat = ids.reshape({-1}).to(weight.device(), at::kLong);
-  at::Tensor rows = weight.index_select(0, flat).to(dtype);  // [N, dim]
+  // Gather first, convert after: only the rows used are decoded (the T5-XXL table is 32128 x 4096).
+  const at::Tensor flat = ids.reshape({-1}).to(weight.data.device(), at::kLong);
+  at::Tensor rows = weight.rows(flat).to(dtype, weight.data.device());  // [N, dim]
   auto shape = ids.sizes().vec();
-  shape.push_back(weight.size(1));
+  shape.push_back(weight.data.size(1));
   return rows.view(shape);  // [..., dim]
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // Building blocks shared by the CLIP and T5 text encoders. Each takes its parameters from a WeightSource by full
 // checkpoint name at construction and registers them under the last name component, so that a model's
-// named_parameters() are exactly the Hugging Face keys. Weights stay in the dtype the source hands out (bf16 /
-// fp16 when kept compact) and are upcast to the activation dtype at each use.
+// named_parameters() are exactly the Hugging Face keys. Weights stay in the form the source hands out (bf16 /
+// fp16 / float8 codes with their scale when kept compact) and become the activation dtype at each use.
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
@@ -21,7 +21,8 @@ class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(io::WeightSource& src, const std::string& name, std::int64_t in, std::int64_t out, bool bias);
   at::Tensor forward(const at::Tensor& x);
-  at::Tensor weight, bias;  // [out, in], [out] (undefined without bias)
+  io::StoredWeight weight;  // [out, in] as stored (converted to x's dtype per call)
+  at::Tensor bias;          // [out] (undefined without bias)
 };
 TORCH_MODULE(Linear);
 
@@ -30,7 +31,7 @@ class EmbeddingImpl : public torch::nn::Module {
  public:
   EmbeddingImpl(io::WeightSource& src, const std::string& name, std::int64_t count, std::int64_t dim);
   at::Tensor forward(const at::Tensor& ids, at::ScalarType dtype);
-  at::Tensor weight;  // [count, dim]
+  io::StoredWeight weight;  // [count, dim] as stored
 };
 TORCH_MODULE(Embedding);
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/weight_quantization.h"
 #include "core/io/weights.h"
 
 namespace fs = std::filesystem;
@@ -331,15 +332,14 @@ AutoEncoder load_autoencoder(const std::string& path, at::ScalarType dtype, at::
 
   // Resolver: BFL name -> stored tensor; diffusers' attention Linear [C, C] becomes the 1x1 conv [C, C, 1, 1].
   io::CheckpointWeights::Resolver resolve = [keys](const io::TensorStore& s, const std::string& name,
-                                                   std::vector<std::string>& consumed) -> at::Tensor {
+                                                   std::vector<std::string>& consumed) -> io::StoredWeight {
     auto it = keys->find(name);
     if (it == keys->end()) return {};
-    consumed.push_back(it->second);
-    at::Tensor t = s.tensor(it->second);
+    io::StoredWeight w = io::read_stored_weight(s, it->second, consumed);
     const bool attn_weight = name.find(".attn_1.") != std::string::npos && ends_with(name, ".weight") &&
                              name.find(".norm.") == std::string::npos;
-    if (attn_weight && t.dim() == 2) t = t.reshape({t.size(0), t.size(1), 1, 1});
-    return t;
+    if (attn_weight && w.data.dim() == 2) w.data = w.data.reshape({w.data.size(0), w.data.size(1), 1, 1});
+    return w;
   };
   io::CheckpointWeights w(store, "autoencoder", dtype, device, d.prefix, resolve);
   return AutoEncoder(w, cfg);

@@ -1,0 +1,155 @@
+// test-deps: ui
+// Progress and cancellation inside a step, as the GUI sees them (issue 10): the worker's blockProgress signal
+// (throttled, in order, right totals), a cancel raised at the first block ends the run before its step is
+// reported, and the main window shows "step i/N · block j/M" in the progress bar and the status line and stops on
+// Esc while a step runs.
+#include <c10/core/InferenceMode.h>
+
+#include <QProgressBar>
+#include <QSignalSpy>
+#include <QStatusBar>
+#include <QTemporaryDir>
+#include <QThread>
+#include <QtTest>
+
+#include "core/pipeline/demo_model.h"
+#include "ui/flux_panel.h"
+#include "ui/generation_worker.h"
+#include "ui/main_window.h"
+#include "ui/resolution_panel.h"
+#include "ui/run_panel.h"
+#include "ui/settings.h"
+
+using namespace dype::ui;
+
+namespace {
+constexpr int kTimeoutMs = 300000;  // polled with QTRY_* (see test_generation_worker.cpp for why)
+
+GenerationJob demoJob(int size, int steps) {
+  GenerationJob job;
+  job.paths.model = "demo";
+  job.request.prompt = "a lighthouse on a cliff";
+  job.request.width = size;
+  job.request.height = size;
+  job.request.steps = steps;
+  job.request.seed = 7;
+  job.request.preview_every = 0;
+  return job;
+}
+
+int demoBlocks() {
+  const auto c = dype::demo_flux_config();
+  return int(c.depth + c.depth_single_blocks);
+}
+}  // namespace
+
+class Client : public QObject {
+  Q_OBJECT
+ signals:
+  void submit(const dype::ui::GenerationJob& job);
+};
+
+class TestBlockProgress : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase();
+  void cleanupTestCase();
+  void blockProgressInOrder();
+  void cancelAtFirstBlockEndsBeforeTheStep();
+  void windowShowsBlocksAndEscStopsMidRun();
+
+ private:
+  QThread m_thread;
+  GenerationWorker* m_worker = nullptr;
+  Client m_client;
+  QTemporaryDir m_dir;
+};
+
+void TestBlockProgress::initTestCase() {
+  GenerationWorker::registerMetaTypes();
+  m_worker = new GenerationWorker;
+  m_worker->moveToThread(&m_thread);
+  connect(&m_client, &Client::submit, m_worker, &GenerationWorker::generate);
+  m_thread.start();
+}
+
+void TestBlockProgress::cleanupTestCase() {
+  m_worker->cancel();
+  m_thread.quit();
+  m_thread.wait();
+  delete m_worker;
+}
+
+void TestBlockProgress::blockProgressInOrder() {
+  QSignalSpy blocks(m_worker, &GenerationWorker::blockProgress);
+  QSignalSpy finished(m_worker, &GenerationWorker::finished);
+  m_worker->resetCancel();
+  emit m_client.submit(demoJob(128, 3));
+  QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), kTimeoutMs);
+  // Throttled, so not necessarily one per block, but at least the first, and never more than there are blocks.
+  QVERIFY(blocks.count() >= 1);
+  QVERIFY(blocks.count() <= 3 * demoBlocks());
+  int last = 0;
+  for (const auto& args : blocks) {
+    const int step = args[0].toInt(), totalSteps = args[1].toInt(), block = args[2].toInt(), total = args[3].toInt();
+    QCOMPARE(totalSteps, 3);
+    QCOMPARE(total, demoBlocks());
+    QVERIFY(step >= 1 && step <= 3 && block >= 1 && block <= total);
+    const int position = (step - 1) * total + block;
+    QVERIFY(position > last);
+    last = position;
+  }
+  QCOMPARE(blocks.front()[0].toInt(), 1);
+  QCOMPARE(blocks.front()[2].toInt(), 1);
+}
+
+void TestBlockProgress::cancelAtFirstBlockEndsBeforeTheStep() {
+  QSignalSpy progress(m_worker, &GenerationWorker::progress);
+  QSignalSpy finished(m_worker, &GenerationWorker::finished);
+  QSignalSpy cancelled(m_worker, &GenerationWorker::cancelled);
+  GenerationWorker* worker = m_worker;
+  // Direct: runs on the worker thread while block 1 of step 1 reports, so the stop is exactly there.
+  auto c = connect(m_worker, &GenerationWorker::blockProgress, m_worker, [worker] { worker->cancel(); },
+                   Qt::DirectConnection);
+  m_worker->resetCancel();
+  emit m_client.submit(demoJob(256, 6));
+  QTRY_VERIFY_WITH_TIMEOUT(!cancelled.isEmpty(), kTimeoutMs);
+  disconnect(c);
+  QCOMPARE(progress.count(), 0);  // step 1 never finished
+  QVERIFY(finished.isEmpty());
+}
+
+void TestBlockProgress::windowShowsBlocksAndEscStopsMidRun() {
+  Settings settings(m_dir.filePath(QStringLiteral("w.ini")));
+  MainWindow window(settings);
+  window.show();
+  window.activateWindow();
+  QVERIFY(QTest::qWaitForWindowActive(&window));
+  window.resolutionPanel()->setSize(1024, 1024);  // a demo step of about a second here: blocks are seen
+  dype::GenerationRequest r = window.currentRequest();
+  r.steps = 40;
+  r.preview_every = 0;
+  window.fluxPanel()->load(r);
+
+  QSignalSpy cancelled(&window, &MainWindow::runCancelled);
+  QSignalSpy finished(&window, &MainWindow::runFinished);
+  QSignalSpy steps(&window, &MainWindow::stepShown);
+  window.startGeneration();
+  QProgressBar* bar = window.runPanel()->progressBar();
+  QTRY_VERIFY_WITH_TIMEOUT(bar->format().contains(QStringLiteral(" · block ")), kTimeoutMs);
+  const QString text = bar->format();
+  QVERIFY2(text.contains(QStringLiteral("/40 · block ")) && text.endsWith(QStringLiteral("/%1").arg(demoBlocks())),
+           qPrintable(text));
+  QVERIFY2(window.statusBar()->currentMessage().contains(QStringLiteral(" · block ")),
+           qPrintable(window.statusBar()->currentMessage()));
+  QTest::keyClick(&window, Qt::Key_Escape);
+  QTRY_VERIFY_WITH_TIMEOUT(!cancelled.isEmpty(), kTimeoutMs);
+  QVERIFY(finished.isEmpty());
+  QVERIFY(!window.isRunning());
+  QVERIFY(steps.count() < 40);
+  QCOMPARE(window.statusBar()->currentMessage(), QStringLiteral("Cancelled."));
+}
+
+QTEST_MAIN(TestBlockProgress)
+#include "test_block_progress.moc"
