@@ -2,7 +2,9 @@
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
+#include "core/pipeline/components.h"
 #include "core/pipeline/memory_plan.h"
+#include "core/pipeline/throughput.h"
 
 #include "ui/generation_worker.h"
 
@@ -131,7 +133,7 @@ void GenerationWorker::ensureLoaded(const GenerationJob& job) {
   m_loading = true;
   emit stageChanged(QStringLiteral("loading model"));
   SignalObserver observer(this, &m_cancel);
-  m_pipeline = dype::FluxPipeline::load(job.paths, job.options, &observer);
+  m_pipeline = dype::FluxPipeline::load(job.paths, withSpeed(job.options), &observer);
   m_loadedPaths = job.paths;
   m_loadedOptions = job.options;
   m_loading = false;
@@ -145,9 +147,12 @@ void GenerationWorker::generate(const GenerationJob& job) {
   bool wasCancelled = false;
   const Outcome outcome = guarded(
       [&] {
-        ensureLoaded(job);
-        EstimateInfo info{m_pipeline->estimate(job.request), job.request.steps, job.request.width,
-                          job.request.height};
+        // Planned from the file headers first: a request that cannot fit is refused before any weight is read.
+        EstimateInfo info{planFor(job), job.request.steps, job.request.width, job.request.height};
+        if (info.memory.fits) {
+          ensureLoaded(job);
+          info.memory = m_pipeline->estimate(job.request);
+        }
         emit estimated(info);
         if (!info.memory.fits) {
           QString why = QStringLiteral("%1×%2 does not fit: it needs about %3")
@@ -187,14 +192,34 @@ void GenerationWorker::estimate(const GenerationJob& job) {
   QString message;
   const Outcome outcome = guarded(
       [&] {
-        ensureLoaded(job);
-        emit estimated(EstimateInfo{m_pipeline->estimate(job.request), job.request.steps, job.request.width,
-                                    job.request.height});
+        emit estimated(EstimateInfo{planFor(job), job.request.steps, job.request.width, job.request.height});
       },
       &message);
   if (outcome == Outcome::Failed) emit estimateFailed(message);
 }
 
 void GenerationWorker::releaseModel() { m_pipeline.reset(); }
+
+dype::LoadOptions GenerationWorker::withSpeed(dype::LoadOptions options) {
+  const at::Device device = dype::parse_device(options.device);
+  const dype::Throughput speed = dype::cached_throughput(device, dype::parse_compute_dtype(options.dtype, device));
+  options.flops_per_second = speed.flops_per_second;
+  options.convert_elements_per_second = speed.convert_elements_per_second;
+  return options;
+}
+
+dype::MemoryEstimate GenerationWorker::planFor(const GenerationJob& job) {
+  const dype::LoadOptions options = withSpeed(job.options);
+  if (m_pipeline && samePaths(m_loadedPaths, job.paths) && sameOptions(m_loadedOptions, job.options))
+    return m_pipeline->estimate(job.request);
+  if (!m_footprint || !samePaths(m_footprintPaths, job.paths) || !sameOptions(m_footprintOptions, job.options)) {
+    m_footprint = std::make_unique<dype::ModelFootprint>(dype::model_footprint(job.paths, options));
+    m_footprintPaths = job.paths;
+    m_footprintOptions = job.options;
+  }
+  const at::Device device = dype::parse_device(options.device);
+  return dype::plan_generation(*m_footprint, job.request, options, dype::available_memory_bytes(device),
+                               dype::Throughput{options.flops_per_second, options.convert_elements_per_second});
+}
 
 }  // namespace dype::ui

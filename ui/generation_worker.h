@@ -15,6 +15,7 @@
 
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/generation_request.h"
+#include "core/pipeline/model_footprint.h"
 
 namespace dype::ui {
 
@@ -89,6 +90,15 @@ class GenerationWorker : public QObject {
   Outcome guarded(const std::function<void()>& body, QString* message);
   void ensureLoaded(const GenerationJob& job);
 
+  // The plan of `job` without loading anything: the loaded pipeline's when it is the one asked for, else from the
+  // file headers (the footprint is kept per model). Measures this device's speed once (cached on disk).
+  dype::MemoryEstimate planFor(const GenerationJob& job);
+  // `options` with the measured speed of its device filled in (the time estimate needs it).
+  static dype::LoadOptions withSpeed(dype::LoadOptions options);
+
+  std::unique_ptr<dype::ModelFootprint> m_footprint;
+  dype::ModelPaths m_footprintPaths;
+  dype::LoadOptions m_footprintOptions;
   std::unique_ptr<dype::FluxPipeline> m_pipeline;
   dype::ModelPaths m_loadedPaths;
   dype::LoadOptions m_loadedOptions;

@@ -49,7 +49,8 @@ bool samePaths(const dype::ModelPaths& a, const dype::ModelPaths& b) {
 }
 
 bool sameOptions(const dype::LoadOptions& a, const dype::LoadOptions& b) {
-  return a.device == b.device && a.dtype == b.dtype && a.text_encoders_on_cpu == b.text_encoders_on_cpu;
+  return a.device == b.device && a.dtype == b.dtype && a.text_encoders_on_cpu == b.text_encoders_on_cpu &&
+         a.text_encoders == b.text_encoders && a.max_memory_bytes == b.max_memory_bytes;
 }
 
 }  // namespace dype::ui

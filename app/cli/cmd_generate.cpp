@@ -19,6 +19,9 @@
 #include "core/io/safetensors.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/memory_plan.h"
+#include "core/pipeline/components.h"
+#include "core/pipeline/model_footprint.h"
+#include "core/pipeline/throughput.h"
 #include "core/pipeline/request_metadata.h"
 
 namespace dype::cli {
@@ -48,6 +51,11 @@ const char* kHelp =
     "                       clamp = min(FLUX line, 1.15) for dev)\n"
     "compute\n"
     "  --device cpu|cuda[:N]   (default cpu)    --dtype float32|bfloat16|float16   (default float32)\n"
+    "  --max-memory GIB     memory budget on the compute device (RAM on the CPU, VRAM on a GPU; --max-vram is\n"
+    "                       the same)                                            (default: what is free now)\n"
+    "  --text-encoders auto|release|keep   free T5/CLIP after encoding (auto: when everything does not fit in\n"
+    "                       half of the budget; the encoded prompt is cached either way)  (default auto)\n"
+    "  --dry-run            print the memory plan (from the file headers) and the time estimate, load nothing\n"
     "output\n"
     "  --output FILE.png    the image (written to a temporary file and renamed: never a partial file)\n"
     "  --bit-depth 8|16     PNG bit depth                                         (default 8)\n"
@@ -202,18 +210,20 @@ int parse_int(const Args& a, const std::string& name, long long def, long long l
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  Args a(argc, argv, 2, {"help"});
+  Args a(argc, argv, 2, {"help", "dry-run"});
   if (a.has("help")) {
     std::cout << kHelp;
     return 0;
   }
-  a.allow_only({"help", "model", "vae", "clip", "t5", "tokenizers", "prompt", "width", "height", "steps", "guidance",
+  a.allow_only({"help", "dry-run", "max-memory", "max-vram", "text-encoders", "model", "vae", "clip", "t5", "tokenizers", "prompt", "width", "height", "steps", "guidance",
                 "seed", "dype-method", "dype-dynamic", "yarn-form", "dype-strength", "dype-exponent",
                 "base-resolution", "shift", "noise", "device", "dtype", "output", "bit-depth", "save-latent",
                 "preview-every", "preview-dir"});
   if (!a.positional().empty()) throw InvalidArgument("unexpected argument '" + a.positional().front() + "' (see --help)");
+  const bool dry_run = a.has("dry-run");
   const auto output = a.get("output");
-  if (!output || output->empty()) throw InvalidArgument("--output FILE.png is required (see dype generate --help)");
+  if (!dry_run && (!output || output->empty()))
+    throw InvalidArgument("--output FILE.png is required (see dype generate --help)");
   const auto prompt = a.get("prompt");
   if (!prompt) throw InvalidArgument("--prompt TEXT is required (see dype generate --help)");
 
@@ -250,7 +260,7 @@ int cmd_generate(int argc, char** argv) {
   const auto save_latent = a.get("save-latent");
 
   // Output locations are checked now, not after a long run.
-  check_writable_folder_of(*output, "--output");
+  if (output) check_writable_folder_of(*output, "--output");
   if (save_latent) check_writable_folder_of(*save_latent, "--save-latent");
   if (!preview_dir.empty()) {
     std::error_code ec;
@@ -268,7 +278,17 @@ int cmd_generate(int argc, char** argv) {
   LoadOptions opts;
   opts.device = req.device;
   opts.dtype = req.dtype;
+  opts.text_encoders = parse_text_encoder_policy(a.get_or("text-encoders", "auto"));
+  if (a.has("max-memory") && a.has("max-vram")) throw InvalidArgument("give --max-memory or --max-vram, not both");
+  const std::string budget_option = a.has("max-vram") ? "max-vram" : "max-memory";
+  if (a.has(budget_option)) {
+    const double gib = a.get_double(budget_option, 0);
+    if (!(gib > 0 && gib < 1e6)) throw InvalidArgument("--" + budget_option + " expects a size in GiB, e.g. 22");
+    opts.max_memory_bytes = static_cast<std::uint64_t>(gib * 1024 * 1024 * 1024);
+  }
   validate_size(req.width, req.height, opts.max_pixels);
+  const at::Device device = parse_device(opts.device);
+  const at::ScalarType dtype = parse_compute_dtype(opts.dtype, device);
 
   // Ctrl-C sets the cancel flag; a second Ctrl-C falls back to the default action (immediate exit).
   struct sigaction sa {};
@@ -279,14 +299,31 @@ int cmd_generate(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   tune_allocator_for_large_tensors();
+  const auto t0 = std::chrono::steady_clock::now();
+  // The plan comes from the file headers: a run that cannot fit is refused here, before any weight is read.
+  const ModelFootprint footprint = model_footprint(paths, opts);
+  req.steps = parse_int(a, "steps", footprint.schnell ? 4 : 28, 1, 10000);
+  const Throughput speed = cached_throughput(device, dtype);
+  opts.flops_per_second = speed.flops_per_second;
+  opts.convert_elements_per_second = speed.convert_elements_per_second;
+  const MemoryEstimate plan = plan_generation(footprint, req, opts, available_memory_bytes(device), speed);
+  if (dry_run) {
+    std::cout << describe_plan(footprint, plan);
+    return 0;
+  }
+  if (!plan.fits) throw ResourceError(plan.advice);
+  std::fprintf(stderr, "memory plan: peak %s of %s available, text encoders %s; about %.1f s per step\n",
+               format_bytes(plan.peak_bytes).c_str(),
+               plan.available_bytes ? format_bytes(plan.available_bytes).c_str() : "unknown",
+               plan.release_text_encoders ? "released after encoding" : "kept", plan.seconds_per_step);
+
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   CliObserver observer(tty, preview_dir);
-  const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<FluxPipeline> pipe = FluxPipeline::load(paths, opts, &observer);
-  std::fprintf(stderr, "model: %s\n", pipe->label().c_str());
+  std::fprintf(stderr, "model: %s, loaded in %.1f s\n", pipe->label().c_str(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (pipe->is_demo())
     std::fprintf(stderr, "note: the demo model has random weights; its images are coloured noise by design\n");
-  req.steps = parse_int(a, "steps", pipe->is_schnell() ? 4 : 28, 1, 10000);
   if (g_interrupted.load()) {
     std::fprintf(stderr, "interrupted\n");
     return 130;
@@ -305,9 +342,12 @@ int cmd_generate(int argc, char** argv) {
                                         {{"format", "pt"}, {"model", result.model_label}});
   export_png(*output, result, req.bit_depth, DYPE_VERSION);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "wrote %s (%dx%d, %d-bit) in %.1f s (encode %.1f s, denoise %.1f s, decode %.1f s), peak RSS %s\n",
+  std::fprintf(stderr,
+               "wrote %s (%dx%d, %d-bit) in %.1f s (encode %.1f s, denoise %.1f s = %.1f s/step, decode %.1f s), peak "
+               "RSS %s\n",
                output->c_str(), result.image.width, result.image.height, req.bit_depth, total, result.seconds_encode,
-               result.seconds_denoise, result.seconds_decode, format_bytes(result.peak_rss_bytes).c_str());
+               result.seconds_denoise, result.seconds_denoise / req.steps, result.seconds_decode,
+               format_bytes(result.peak_rss_bytes).c_str());
   return 0;
 }
 

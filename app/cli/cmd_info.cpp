@@ -13,6 +13,7 @@
 #include "core/io/model_layout.h"
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
+#include "core/io/weight_quantization.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -71,11 +72,22 @@ json file_stats(const std::string& path) {
   std::uint64_t params = 0, bytes = 0;
   for (const auto& t : f->tensors()) {
     ++dtypes[io::dtype_name(t.dtype)];
-    params += static_cast<std::uint64_t>(t.numel());
     bytes += t.nbytes();
+    // Scales and format descriptions of quantised files are not model parameters.
+    const bool aux = io::is_quantization_aux(t.name) || t.name.size() > 13 &&
+                     (t.name.compare(t.name.size() - 13, 13, ".scale_weight") == 0 ||
+                      t.name.compare(t.name.size() - 13, 13, ".weight_scale") == 0);
+    if (!aux) params += static_cast<std::uint64_t>(t.numel());
+  }
+  std::string quantization;
+  try {
+    quantization = io::scaled_fp8_form_name(io::check_quantization(*io::TensorStore::from_files({path}), ""));
+  } catch (const FormatError& e) {
+    quantization = std::string("not supported: ") + e.what();
   }
   return {{"path", path},   {"tensors", f->tensors().size()}, {"dtypes", dtypes},         {"parameters", params},
-          {"bytes", bytes}, {"file_size", f->file_size()},    {"metadata", f->metadata()}};
+          {"bytes", bytes}, {"file_size", f->file_size()},    {"metadata", f->metadata()},
+          {"quantization", quantization}};
 }
 
 json describe_component(const io::ModelComponent& c) {
@@ -175,6 +187,8 @@ void print_text(const json& j, std::ostream& os, const std::string& indent) {
         os << ", " << grouped(f["parameters"].get<std::uint64_t>()) << " parameters, "
            << grouped(f["bytes"].get<std::uint64_t>()) << " bytes (" << human_bytes(f["bytes"].get<std::uint64_t>())
            << ")\n";
+        if (f["quantization"].get<std::string>() != "none")
+          os << indent << "      quantization: " << f["quantization"].get<std::string>() << "\n";
       }
     if (c.contains("file_holds")) {
       os << indent << "    the file holds " << c["file_holds"].size() << " components:";

@@ -42,7 +42,11 @@ DoubleStreamBlockImpl::DoubleStreamBlockImpl(io::WeightSource& ws, const std::st
 }
 
 std::pair<at::Tensor, at::Tensor> DoubleStreamBlockImpl::forward(const at::Tensor& img, const at::Tensor& txt,
-                                                                 const at::Tensor& vec, const at::Tensor& pe) {
+                                                                 const at::Tensor& vec, const at::Tensor& pe,
+                                                                 const CancelPoint& check) {
+  auto point = [&check] {
+    if (check) check();
+  };
   auto [img_mod1, img_mod2] = img_mod->forward(vec);
   auto [txt_mod1, txt_mod2] = txt_mod->forward(vec);
 
@@ -53,12 +57,15 @@ std::pair<at::Tensor, at::Tensor> DoubleStreamBlockImpl::forward(const at::Tenso
   const at::Tensor q = at::cat({txt_qkv[0], img_qkv[0]}, 2);  // [B, H, L, D]
   const at::Tensor k = at::cat({txt_qkv[1], img_qkv[1]}, 2);
   const at::Tensor v = at::cat({txt_qkv[2], img_qkv[2]}, 2);
+  point();
   const at::Tensor attn = attention(q, k, v, pe);  // [B, L, C]
+  point();
   const std::int64_t L_txt = txt.size(1);
   const at::Tensor txt_a = attn.narrow(1, 0, L_txt), img_a = attn.narrow(1, L_txt, attn.size(1) - L_txt);
 
   at::Tensor img_out = img + img_mod1.gate * img_attn->proj->forward(img_a);
   img_out = img_out + img_mod2.gate * img_mlp->forward(modulate(img_out, img_mod2));
+  point();
   at::Tensor txt_out = txt + txt_mod1.gate * txt_attn->proj->forward(txt_a);
   txt_out = txt_out + txt_mod2.gate * txt_mlp->forward(modulate(txt_out, txt_mod2));
   return {img_out, txt_out};
@@ -73,14 +80,17 @@ SingleStreamBlockImpl::SingleStreamBlockImpl(io::WeightSource& ws, const std::st
   modulation = register_module("modulation", Modulation(ws, prefix + ".modulation", hidden, false));
 }
 
-at::Tensor SingleStreamBlockImpl::forward(const at::Tensor& x, const at::Tensor& vec, const at::Tensor& pe) {
+at::Tensor SingleStreamBlockImpl::forward(const at::Tensor& x, const at::Tensor& vec, const at::Tensor& pe,
+                                          const CancelPoint& check) {
   const ModulationOut mod = modulation->forward(vec).first;
   const at::Tensor h = linear1->forward(modulate(x, mod));           // [B, L, 3C + M]
+  if (check) check();
   auto h_split = h.split_with_sizes({3 * hidden_, mlp_hidden_}, -1);  // [B, L, 3C], [B, L, M]
   auto qkv = split_heads(h_split[0], num_heads_);                     // [B, H, L, D] ×3
   auto qk = norm->forward(qkv[0], qkv[1], qkv[2]);
   const at::Tensor attn = attention(qk.first, qk.second, qkv[2], pe);   // [B, L, C]
   const at::Tensor mlp = at::gelu(h_split[1], "tanh");                  // [B, L, M]
+  if (check) check();
   return x + mod.gate * linear2->forward(at::cat({attn, mlp}, 2));      // [B, L, C]
 }
 

@@ -7,6 +7,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -31,6 +32,10 @@ class SelfAttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SelfAttention);
 
+// Optional per-call check between the large pieces of a block (projections, attention, MLP): a real-size block
+// takes seconds on a CPU, so a cancel is honoured inside it. It may throw (normally dype::Cancelled).
+using CancelPoint = std::function<void()>;
+
 // Image and text streams with their own weights, attending jointly over [txt; img].
 class DoubleStreamBlockImpl : public torch::nn::Module {
  public:
@@ -38,7 +43,7 @@ class DoubleStreamBlockImpl : public torch::nn::Module {
                         std::int64_t mlp_hidden, bool qkv_bias);
   // img [B, L_img, C], txt [B, L_txt, C], vec [B, C], pe [B, 1, L_txt + L_img, D/2, 2, 2] -> (img, txt).
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& img, const at::Tensor& txt, const at::Tensor& vec,
-                                            const at::Tensor& pe);
+                                            const at::Tensor& pe, const CancelPoint& check = nullptr);
 
   Modulation img_mod{nullptr}, txt_mod{nullptr};
   SelfAttention img_attn{nullptr}, txt_attn{nullptr};
@@ -53,7 +58,8 @@ class SingleStreamBlockImpl : public torch::nn::Module {
   SingleStreamBlockImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t hidden, std::int64_t num_heads,
                         std::int64_t mlp_hidden);
   // x [B, L, C], vec [B, C], pe [B, 1, L, D/2, 2, 2] -> [B, L, C].
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& vec, const at::Tensor& pe);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& vec, const at::Tensor& pe,
+                     const CancelPoint& check = nullptr);
 
   Linear linear1{nullptr}, linear2{nullptr};
   QKNorm norm{nullptr};

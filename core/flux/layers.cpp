@@ -17,7 +17,7 @@ LinearImpl::LinearImpl(io::WeightSource& ws, const std::string& prefix, std::int
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
-  const at::Tensor w = weight_.to(x.scalar_type(), x.device());  // [out, in]: freed when this call returns
+  const at::Tensor w = weight_.to_transient(x.scalar_type(), x.device());  // [out, in], used once
   return at::linear(x, w, bias_.defined() ? cast_like(bias_, x) : at::Tensor());
 }
 

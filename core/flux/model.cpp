@@ -101,7 +101,7 @@ at::Tensor FluxImpl::embed_vec(const at::Tensor& timesteps, const at::Tensor& y,
 at::Tensor FluxImpl::forward(const at::Tensor& img, const at::Tensor& img_ids, const at::Tensor& txt,
                              const at::Tensor& txt_ids, const at::Tensor& timesteps, const at::Tensor& y,
                              const at::Tensor& guidance, const DypeConfig& dype, double dype_t,
-                             Intermediates* capture, const BlockObserver& on_block) {
+                             Intermediates* capture, const BlockObserver& on_block, const CancelPoint& check) {
   check_inputs(img, txt, timesteps, y, guidance);
   if (img_ids.defined() && txt_ids.defined() &&
       (img_ids.dim() != 3 || txt_ids.dim() != 3 || img_ids.size(1) != img.size(1) || txt_ids.size(1) != txt.size(1)))
@@ -109,12 +109,12 @@ at::Tensor FluxImpl::forward(const at::Tensor& img, const at::Tensor& img_ids, c
                           " must have one id per token of img " + sz(img) + " / txt " + sz(txt));
   const at::Tensor pe = build_pe(txt_ids.to(device_), img_ids.to(device_), dype, dype_t);
   if (capture) (*capture)["pe"] = pe;
-  return forward(img, txt, timesteps, y, guidance, pe, capture, on_block);
+  return forward(img, txt, timesteps, y, guidance, pe, capture, on_block, check);
 }
 
 at::Tensor FluxImpl::forward(const at::Tensor& img_raw, const at::Tensor& txt_raw, const at::Tensor& timesteps,
                              const at::Tensor& y, const at::Tensor& guidance, const at::Tensor& pe_raw,
-                             Intermediates* capture, const BlockObserver& on_block) {
+                             Intermediates* capture, const BlockObserver& on_block, const CancelPoint& check) {
   check_inputs(img_raw, txt_raw, timesteps, y, guidance);
   const std::int64_t L_txt = txt_raw.size(1), L = L_txt + img_raw.size(1);
   if (!pe_raw.defined() || pe_raw.dim() != 6 || pe_raw.size(2) != L || pe_raw.size(3) != config_.head_dim() / 2)
@@ -131,7 +131,7 @@ at::Tensor FluxImpl::forward(const at::Tensor& img_raw, const at::Tensor& txt_ra
   const int total_blocks = static_cast<int>(double_blocks.size() + single_blocks.size());
   int blocks_done = 0;
   for (std::size_t i = 0; i < double_blocks.size(); ++i) {
-    std::tie(img, txt) = double_blocks[i]->forward(img, txt, vec, pe);
+    std::tie(img, txt) = double_blocks[i]->forward(img, txt, vec, pe, check);
     if (capture) {
       (*capture)["double_blocks." + std::to_string(i) + ".img"] = img;
       (*capture)["double_blocks." + std::to_string(i) + ".txt"] = txt;
@@ -142,7 +142,7 @@ at::Tensor FluxImpl::forward(const at::Tensor& img_raw, const at::Tensor& txt_ra
   txt = at::Tensor();
   img = at::Tensor();
   for (std::size_t i = 0; i < single_blocks.size(); ++i) {
-    x = single_blocks[i]->forward(x, vec, pe);
+    x = single_blocks[i]->forward(x, vec, pe, check);
     if (capture) (*capture)["single_blocks." + std::to_string(i)] = x;
     if (on_block) on_block(++blocks_done, total_blocks);
   }

@@ -38,7 +38,8 @@ using Intermediates = std::map<std::string, at::Tensor>;
 // Optional per-call hook, called after every double- and single-stream block with (blocks done, total blocks),
 // total = depth + depth_single_blocks (57 for FLUX.1). One real-size step on a CPU takes minutes, so this is where
 // progress inside a step is reported and where a cancel is honoured without waiting for the step: the hook may
-// throw (normally dype::Cancelled), which propagates out of forward with no partial result.
+// throw (normally dype::Cancelled), which propagates out of forward with no partial result. `check` (CancelPoint,
+// blocks.h) is also called between the large pieces inside each block, for a cancel that does not wait a block.
 using BlockObserver = std::function<void(int done, int total)>;
 
 class FluxImpl : public torch::nn::Module {
@@ -55,12 +56,12 @@ class FluxImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& img, const at::Tensor& img_ids, const at::Tensor& txt, const at::Tensor& txt_ids,
                      const at::Tensor& timesteps, const at::Tensor& y, const at::Tensor& guidance,
                      const DypeConfig& dype, double dype_t, Intermediates* capture = nullptr,
-                     const BlockObserver& on_block = nullptr);
+                     const BlockObserver& on_block = nullptr, const CancelPoint& check = nullptr);
 
   // Same with a precomputed table pe [B or 1, 1, L_txt + L_img, head_dim/2, 2, 2] (see build_pe).
   at::Tensor forward(const at::Tensor& img, const at::Tensor& txt, const at::Tensor& timesteps, const at::Tensor& y,
                      const at::Tensor& guidance, const at::Tensor& pe, Intermediates* capture = nullptr,
-                     const BlockObserver& on_block = nullptr);
+                     const BlockObserver& on_block = nullptr, const CancelPoint& check = nullptr);
 
   // pe for ids = cat(txt_ids, img_ids) (text first) with DyPE at time t: [B, 1, L, head_dim/2, 2, 2] float32.
   at::Tensor build_pe(const at::Tensor& txt_ids, const at::Tensor& img_ids, const DypeConfig& dype, double t) const;

@@ -58,6 +58,11 @@ class SafetensorsFile {
   at::Tensor tensor(const std::string& name) const;
   // The tensor converted to `dtype` (zero-copy when it is already stored as `dtype`). Float8 decoding is exact.
   at::Tensor tensor(const std::string& name, at::ScalarType dtype) const;
+  // Drops this process's resident pages of the file (madvise MADV_DONTNEED): the next access faults them in again
+  // from the page cache (or the disk). For memory that a phase no longer needs but that must stay mapped (the
+  // transformer's weights while the VAE decodes). Weights are never written through the mapping, so nothing is
+  // lost. Returns false when the kernel refused.
+  bool drop_resident_pages() const;
   // The raw bytes of a tensor as a 1-D uint8 view.
   at::Tensor raw_bytes(const std::string& name) const;
   // The tensor in its stored form without any conversion: the zero-copy view of tensor(name), except float8 on a

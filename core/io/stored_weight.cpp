@@ -44,9 +44,11 @@ void decode_rows(const std::uint8_t* codes, T* out, std::int64_t rows, std::int6
 
 }  // namespace
 
-at::Tensor decode_float8(const at::Tensor& codes_in, DType format, at::ScalarType dtype, const at::Tensor& scale_in) {
+void decode_float8_into(const at::Tensor& codes_in, DType format, at::Tensor& out, const at::Tensor& scale_in) {
   if (!is_float8(format)) throw InvalidArgument(std::string("decode_float8: ") + dtype_name(format) + " is not float8");
   if (codes_in.scalar_type() != at::kByte) throw InvalidArgument("decode_float8: codes must be uint8");
+  if (!out.is_cpu() || !out.is_contiguous() || out.sizes() != codes_in.sizes())
+    throw InvalidArgument("decode_float8: the output must be a contiguous CPU tensor of the codes' shape");
   const at::Tensor codes = codes_in.cpu().contiguous();
   at::Tensor scale;
   if (scale_in.defined()) scale = scale_in.to(at::kCPU, at::kFloat).contiguous().reshape({-1});  // [1] or [rows]
@@ -56,17 +58,62 @@ at::Tensor decode_float8(const at::Tensor& codes_in, DType format, at::ScalarTyp
   if (per_row && scale.numel() != rows)
     throw InvalidArgument("decode_float8: " + std::to_string(scale.numel()) + " scales for " + std::to_string(rows) +
                           " rows");
-  at::Tensor out = at::empty(codes.sizes(), at::TensorOptions().dtype(dtype));
   const auto* src = codes.data_ptr<std::uint8_t>();
   const float* s = scale.defined() ? scale.data_ptr<float>() : nullptr;
   const auto& table = float8_table(format);
-  switch (dtype) {
+  switch (out.scalar_type()) {
     case at::kFloat: decode_rows(src, out.data_ptr<float>(), rows, row_len, table, s, per_row); break;
     case at::kBFloat16: decode_rows(src, out.data_ptr<at::BFloat16>(), rows, row_len, table, s, per_row); break;
     case at::kHalf: decode_rows(src, out.data_ptr<at::Half>(), rows, row_len, table, s, per_row); break;
     default:
-      throw InvalidArgument(std::string("decode_float8: cannot decode to ") + c10::toString(dtype) +
+      throw InvalidArgument(std::string("decode_float8: cannot decode to ") + c10::toString(out.scalar_type()) +
                             " (float32, bfloat16 or float16)");
+  }
+}
+
+at::Tensor decode_float8(const at::Tensor& codes, DType format, at::ScalarType dtype, const at::Tensor& scale) {
+  at::Tensor out = at::empty(codes.sizes(), at::TensorOptions().dtype(dtype));
+  decode_float8_into(codes, format, out, scale);
+  return out;
+}
+
+namespace {
+thread_local at::Tensor t_scratch;  // flat, grown to the largest layer converted on this thread
+
+// A contiguous view of this thread's scratch with `shape` and `dtype` (grown when too small).
+at::Tensor scratch_view(at::IntArrayRef shape, at::ScalarType dtype) {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  const std::int64_t bytes = n * static_cast<std::int64_t>(at::elementSize(dtype));
+  if (!t_scratch.defined() || t_scratch.numel() < bytes) {
+    t_scratch = at::Tensor();  // free the old one first: never two buffers of that size at once
+    t_scratch = at::empty({bytes}, at::kByte);
+  }
+  return t_scratch.narrow(0, 0, bytes).view(dtype).view(shape);
+}
+}  // namespace
+
+void release_weight_scratch() { t_scratch = at::Tensor(); }
+
+at::Tensor StoredWeight::to_transient(at::ScalarType dtype, at::Device device) const {
+  const bool plain = !codes && !scale.defined() && data.scalar_type() == dtype && data.device() == device;
+  if (plain || !device.is_cpu() || !data.is_cpu()) return to(dtype, device);
+  at::Tensor out = scratch_view(data.sizes(), dtype);
+  if (codes) {
+    decode_float8_into(data, *codes, out, scale);
+    return out;
+  }
+  out.copy_(data);
+  if (scale.defined()) {
+    at::Tensor s = scale.to(dtype);
+    if (s.numel() > 1) {
+      std::vector<std::int64_t> shape(static_cast<std::size_t>(out.dim()), 1);
+      shape[0] = s.numel();
+      s = s.reshape(shape);
+    } else {
+      s = s.reshape({});
+    }
+    out.mul_(s);
   }
   return out;
 }

@@ -30,6 +30,11 @@ struct StoredWeight {
   bool defined() const { return data.defined(); }
   // The weight in `dtype` on `device`. No copy when the stored tensor already is exactly that (unscaled).
   at::Tensor to(at::ScalarType dtype, at::Device device) const;
+  // The same for a layer that uses its weight once and drops it (a Linear's matmul): on the CPU a converted weight
+  // is written into this thread's scratch buffer, which every such call reuses, so a model converting one layer
+  // at a time holds one buffer of its largest layer instead of a cached block for every layer size (FLUX.1:
+  // 264 MiB instead of about 1 GiB). The result is valid until the next to_transient call on this thread.
+  at::Tensor to_transient(at::ScalarType dtype, at::Device device) const;
   // The rows `index` (1-D int64) of a 2-D weight, still in stored form (an embedding lookup decodes only these).
   StoredWeight rows(const at::Tensor& index) const;
   // Rows [start, start + length) of the weight (and of a per-row scale), still in stored form.
@@ -48,5 +53,10 @@ StoredWeight concat_rows(const std::vector<StoredWeight>& parts);
 // float32 rounding, as `fp8.to(float32) * scale`. Runs on all intra-op threads.
 at::Tensor decode_float8(const at::Tensor& codes, DType format, at::ScalarType dtype = at::kFloat,
                          const at::Tensor& scale = {});
+// The same into `out` (contiguous, CPU, the shape of `codes`, float32 / bfloat16 / float16).
+void decode_float8_into(const at::Tensor& codes, DType format, at::Tensor& out, const at::Tensor& scale = {});
+
+// Frees this thread's to_transient scratch buffer (the pipeline calls it when a run ends).
+void release_weight_scratch();
 
 }  // namespace dype::io

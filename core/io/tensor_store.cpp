@@ -152,6 +152,10 @@ at::Tensor TensorStore::tensor(const std::string& name, at::ScalarType dtype) co
   return f->tensor(name, dtype);
 }
 
+void TensorStore::drop_resident_pages() const {
+  for (const auto& f : files_) f->drop_resident_pages();
+}
+
 at::Tensor TensorStore::stored(const std::string& name, std::optional<DType>* codes) const {
   const SafetensorsFile* f = file_of(name);
   if (!f) throw ModelError("'" + label_ + "' has no tensor named '" + name + "'");

@@ -28,6 +28,8 @@ class TensorStore {
   bool contains(const std::string& name) const { return find(name) != nullptr; }
   at::Tensor tensor(const std::string& name) const;
   at::Tensor tensor(const std::string& name, at::ScalarType dtype) const;
+  // See SafetensorsFile::drop_resident_pages (every file of the store).
+  void drop_resident_pages() const;
   // Stored form (see SafetensorsFile::stored): float8 codes as kByte where LibTorch has no float8 type.
   at::Tensor stored(const std::string& name, std::optional<DType>* codes = nullptr) const;
 

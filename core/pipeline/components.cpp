@@ -1,6 +1,7 @@
 #include "core/pipeline/components.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "core/common/error.h"
 #include "core/flux/loader.h"
@@ -156,7 +157,9 @@ PipelineComponents load_components(const ModelPaths& paths, const LoadOptions& o
   // and are converted one layer at a time: a bf16 or fp8 FLUX never expands to 47.6 GB of float32.
   fo.keep_storage_dtype = true;
   flux::FluxCheckpointInfo info;
-  c.transformer = flux::load_flux(c.transformer_path, fo, &info);
+  std::optional<std::string> config_json;
+  c.transformer_store = flux::open_flux_checkpoint(c.transformer_path, &config_json);
+  c.transformer = flux::load_flux(c.transformer_store, fo, &info, config_json);
   // The VAE runs in float32 on the CPU and in the compute dtype on a GPU (its bf16 decode is what ComfyUI does).
   c.vae = vae::load_autoencoder(c.vae_path, c.dtype, c.device);
   load_text_encoders(c);

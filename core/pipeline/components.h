@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/flux/model.h"
+#include "core/io/tensor_store.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/text/clip_text_model.h"
 #include "core/text/clip_tokenizer.h"
@@ -24,6 +25,7 @@ struct PipelineComponents {
   text::ClipTextModel clip{nullptr};
   text::T5Encoder t5{nullptr};
   flux::Flux transformer{nullptr};
+  std::shared_ptr<const io::TensorStore> transformer_store;  // its file mapping (null for the demo)
   vae::AutoEncoder vae{nullptr};
   at::Device device = at::kCPU;          // transformer and VAE
   at::ScalarType dtype = at::kFloat;     // transformer compute dtype

@@ -2,18 +2,19 @@
 
 #include <c10/core/InferenceMode.h>
 
-#include <chrono>
 #include <algorithm>
-#include <deque>
-#include <optional>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
+#include <optional>
 #include <sstream>
 
 #include "core/common/cpu_allocator.h"
 #include "core/common/error.h"
 #include "core/flux/attention.h"
 #include "core/image/convert.h"
+#include "core/io/stored_weight.h"
 #include "core/image/preview.h"
 #include "core/pipeline/components.h"
 #include "core/pipeline/memory_plan.h"
@@ -64,8 +65,8 @@ class FluxPipelineImpl : public FluxPipeline {
   bool text_encoders_loaded() const override { return c_.t5 && c_.clip; }
 
   MemoryEstimate estimate(const GenerationRequest& r) const override {
-    return plan_generation(footprint_, r, options_, available_memory_bytes(c_.device), options_.flops_per_second,
-                           /*weights_loaded=*/true);
+    const Throughput speed{options_.flops_per_second, options_.convert_elements_per_second};
+    return plan_generation(footprint_, r, options_, available_memory_bytes(c_.device), speed, /*weights_loaded=*/true);
   }
 
   GenerationResult generate(const GenerationRequest& r, StepObserver* observer,
@@ -73,7 +74,10 @@ class FluxPipelineImpl : public FluxPipeline {
     // Declared first, destroyed last: once every tensor of this run is freed (result returned, error or
     // cancellation alike), the allocator's cached activation blocks go back to the system.
     struct ReleaseCpuCache {
-      ~ReleaseCpuCache() { release_cpu_cache(); }
+      ~ReleaseCpuCache() {
+        io::release_weight_scratch();  // the per-layer conversion buffer first, so that its block is returned too
+        release_cpu_cache();
+      }
     } release_cpu_cache_at_exit;
     check_request(r);
     const MemoryEstimate est = estimate(r);
@@ -154,7 +158,10 @@ class FluxPipelineImpl : public FluxPipeline {
     auto velocity = [&](const at::Tensor& xk, double sigma) {
       ++step_running;
       const at::Tensor t = at::full({1}, sigma, f32);  // σ_k is a float32 value: exact
-      return c_.transformer->forward(xk, img_ids, txt, txt_ids, t, y, guidance, r.dype, sigma, nullptr, on_block)
+      const flux::CancelPoint check = [&] {
+        if (cancelled()) throw Cancelled();
+      };
+      return c_.transformer->forward(xk, img_ids, txt, txt_ids, t, y, guidance, r.dype, sigma, nullptr, on_block, check)
           .to(at::kFloat);
     };
     auto on_step = [&](const sampling::EulerStep& s) {
@@ -176,6 +183,11 @@ class FluxPipelineImpl : public FluxPipeline {
     const auto status = sampling::euler_denoise(x, res.sigmas, velocity, on_step, cancel);
     res.seconds_denoise = seconds_since(t_denoise);
     if (status == sampling::DenoiseStatus::Cancelled) return finish_cancelled();
+
+    // Memory is tight (the plan released the text encoders): the transformer's pages leave this process while the
+    // VAE decodes, instead of adding the decode's working set on top of them. They stay in the page cache while
+    // memory allows, so the next run faults them back in cheaply.
+    if (est.release_text_encoders && c_.transformer_store) c_.transformer_store->drop_resident_pages();
 
     // Unpack and decode (tiled; progress and cancellation per tile).
     const at::Tensor z = sampling::unpack_latent(x, lh, lw);  // [1, 16, H/8, W/8] normalised latent

@@ -36,7 +36,8 @@ struct LoadOptions {
   TextEncoderPolicy text_encoders = TextEncoderPolicy::Auto;
   std::uint64_t max_pixels = 4096ull * 4096ull;  // largest width × height generate() accepts (validate_size)
   std::uint64_t max_memory_bytes = 0;  // budget on the compute device (0: what it has free); --max-memory/--max-vram
-  double flops_per_second = 0;         // measured throughput for the time estimate (0: unknown, no estimate)
+  double flops_per_second = 0;         // measured matmul throughput for the time estimate (0: unknown)
+  double convert_elements_per_second = 0;  // measured per-layer weight conversion speed (0: unknown)
 };
 
 struct MemoryEstimate {
@@ -60,8 +61,10 @@ class FluxPipeline {
   static std::unique_ptr<FluxPipeline> load(const ModelPaths& paths, const LoadOptions& options,
                                             StepObserver* observer = nullptr);
 
-  // Runs one request. Stops within one step or one VAE tile when `cancel` becomes true or the observer returns
-  // false; the result is then marked cancelled (no exception). Invalid requests throw InvalidArgument.
+  // Runs one request. Stops within a piece of a transformer block (projection, attention, MLP), a T5 layer or a
+  // VAE tile when `cancel` becomes true, or after the block / step / tile where the observer returns false; the
+  // result is then marked cancelled (no exception). Invalid requests throw InvalidArgument; a request that the
+  // memory plan says cannot fit throws ResourceError before any work.
   virtual GenerationResult generate(const GenerationRequest& request, StepObserver* observer = nullptr,
                                     const std::atomic<bool>* cancel = nullptr) = 0;
   virtual MemoryEstimate estimate(const GenerationRequest& request) const = 0;

@@ -43,6 +43,7 @@ ComponentFootprint footprint_of_store(const io::TensorStore& store, const std::s
       }
       const bool kept = keep_narrow && stored < compute_size;
       f.resident_bytes += static_cast<std::uint64_t>(t.numel()) * (kept ? stored : compute_size);
+      if (kept) f.converted_elements += static_cast<std::uint64_t>(t.numel());
       if (kept && t.shape.size() >= 2)  // converted one layer at a time: one such temporary lives per call
         f.layer_temp_bytes = std::max<std::uint64_t>(f.layer_temp_bytes,
                                                      static_cast<std::uint64_t>(t.numel()) * compute_size);
@@ -160,7 +161,7 @@ double transformer_flops_per_step(const flux::FluxConfig& c, int width, int heig
 }
 
 MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest& r, const LoadOptions& options,
-                               std::uint64_t available_bytes, double flops_per_second, bool weights_loaded) {
+                               std::uint64_t available_bytes, const Throughput& speed, bool weights_loaded) {
   validate_size(r.width, r.height, options.max_pixels);
   const at::Device device = parse_device(options.device);
   const at::ScalarType dtype = parse_compute_dtype(options.dtype, device);
@@ -215,13 +216,16 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   const std::uint64_t text_during_denoise = (shared_memory && !m.release_text_encoders) ? m.text_bytes : 0;
   m.peak_bytes = std::max(shared_memory ? m.encode_bytes : 0, denoise + text_during_denoise);
 
-  if (flops_per_second > 0) {
+  if (speed.known()) {
     const double flops = transformer_flops_per_step(fp.config, r.width, r.height, txt_tokens, parameters_of(fp.config));
-    m.seconds_per_step = flops / flops_per_second;
-    const double t5_flops = 2.0 * static_cast<double>(fp.t5.file_bytes ? fp.t5_layers : 0) *
+    const double convert = speed.convert_elements_per_second > 0
+                               ? static_cast<double>(fp.transformer.converted_elements) / speed.convert_elements_per_second
+                               : 0.0;
+    m.seconds_per_step = flops / speed.flops_per_second + convert;
+    const double t5_flops = 2.0 * static_cast<double>(fp.t5_layers) *
                             (4.0 * fp.t5_d_model * fp.t5_d_model + 3.0 * fp.t5_d_model * fp.t5_d_ff) *
                             static_cast<double>(L);
-    m.seconds_total = m.seconds_per_step * r.steps + t5_flops / flops_per_second;
+    m.seconds_total = m.seconds_per_step * r.steps + t5_flops / speed.flops_per_second;
   }
 
   if (budget == 0) {
@@ -247,8 +251,13 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
      << format_bytes(budget) << (options.max_memory_bytes ? " (the budget given)" : " free") << ". ";
   if (m.weights_bytes + std::max(m.activations_bytes, m.decode_bytes) / 4 > usable ||
       m.encode_bytes > usable) {
-    os << "The weights alone do not fit: use an fp8 copy of the transformer (" << format_bytes(fp.transformer.file_bytes)
-       << " now; fp8 holds one byte per weight) and an fp8 T5 (t5xxl_fp8_e4m3fn), close other programs";
+    const bool fp8 = fp.transformer.dtypes.find("F8_") != std::string::npos;
+    os << "The weights alone do not fit: "
+       << (fp8 ? "close other programs or use a machine with more memory"
+               : "use an fp8 copy of the transformer (one byte per weight: half of its " +
+                     format_bytes(fp.transformer.file_bytes) + " now) or close other programs");
+    if (fp.t5.dtypes.find("F8_") == std::string::npos && !fp.t5.dtypes.empty())
+      os << "; an fp8 T5 (t5xxl_fp8_e4m3fn) also halves the encoder";
     if (!device.is_cpu()) os << ", or run on the CPU (--device cpu)";
     os << ".";
   } else if (m.activations_bytes >= m.decode_bytes) {

@@ -11,6 +11,7 @@
 
 #include "core/flux/config.h"
 #include "core/pipeline/flux_pipeline.h"
+#include "core/pipeline/throughput.h"
 
 namespace dype {
 
@@ -21,6 +22,7 @@ struct ComponentFootprint {
   std::uint64_t file_bytes = 0;           // tensor data of the component as stored
   std::uint64_t resident_bytes = 0;       // what it occupies once used, under the load policy
   std::uint64_t layer_temp_bytes = 0;     // largest weight converted for one layer call (0: none converted)
+  std::uint64_t converted_elements = 0;   // weight elements converted to the compute dtype at every use
   std::string dtypes;                     // "F8_E4M3 11.1 GiB, BF16 20 MiB"
 };
 
@@ -40,10 +42,11 @@ ModelFootprint model_footprint(const ModelPaths& paths, const LoadOptions& optio
 ModelFootprint model_footprint(const PipelineComponents& components);
 
 // The plan of one request: memory per phase (encode, denoise, decode) against what `device` has free, whether
-// the text encoders are released after encoding, and the time estimate when a throughput is known (> 0, FLOP/s
-// of the compute device). `weights_loaded`: the weights already occupy the device (a loaded pipeline on a GPU).
+// the text encoders are released after encoding, and the time estimate when `speed` is known (measured on the
+// compute device: FLOPs of the step plus the per-layer conversion of stored weights). `weights_loaded`: the
+// weights already occupy the device (a loaded pipeline on a GPU).
 MemoryEstimate plan_generation(const ModelFootprint& footprint, const GenerationRequest& request,
-                               const LoadOptions& options, std::uint64_t available_bytes, double flops_per_second,
+                               const LoadOptions& options, std::uint64_t available_bytes, const Throughput& speed,
                                bool weights_loaded = false);
 
 // Floating-point operations of one transformer forward at `width` × `height` (matrix products and attention).

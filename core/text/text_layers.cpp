@@ -17,7 +17,7 @@ LinearImpl::LinearImpl(io::WeightSource& src, const std::string& name, std::int6
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
   const at::Tensor b = bias.defined() ? upcast_like(bias, x) : at::Tensor();
-  return at::linear(x, weight.to(x.scalar_type(), x.device()), b);  // [..., out]
+  return at::linear(x, weight.to_transient(x.scalar_type(), x.device()), b);  // [..., out]
 }
 
 EmbeddingImpl::EmbeddingImpl(io::WeightSource& src, const std::string& name, std::int64_t count, std::int64_t dim) {
