@@ -105,7 +105,8 @@ if [[ -n "$golden" ]]; then
   done
   if [[ "$device" == cuda && -x "$build/tests/test_gpu_qk_norm_rope" ]]; then
     step "ctest -L gpu"
-    (cd "$build" && ctest -L gpu --output-on-failure) >"$logs/ctest_gpu.log" 2>&1 || fail "ctest -L gpu"
+    # --no-tests=error: zero GPU tests is a failure, not a pass (it once hid that none were registered).
+    (cd "$build" && ctest -L gpu --no-tests=error --output-on-failure) >"$logs/ctest_gpu.log" 2>&1 || fail "ctest -L gpu"
     tail -3 "$logs/ctest_gpu.log"
   fi
 else

@@ -148,7 +148,7 @@ void GenerationWorker::generate(const GenerationJob& job) {
   const Outcome outcome = guarded(
       [&] {
         // Planned from the file headers first: a request that cannot fit is refused before any weight is read.
-        EstimateInfo info{planFor(job), job.request.steps, job.request.width, job.request.height};
+        EstimateInfo info = estimateFor(job);
         if (info.memory.fits) {
           ensureLoaded(job);
           info.memory = m_pipeline->estimate(job.request);
@@ -192,7 +192,7 @@ void GenerationWorker::estimate(const GenerationJob& job) {
   QString message;
   const Outcome outcome = guarded(
       [&] {
-        emit estimated(EstimateInfo{planFor(job), job.request.steps, job.request.width, job.request.height});
+        emit estimated(estimateFor(job));
       },
       &message);
   if (outcome == Outcome::Failed) emit estimateFailed(message);
@@ -208,12 +208,22 @@ dype::LoadOptions GenerationWorker::withSpeed(dype::LoadOptions options) {
   return options;
 }
 
+EstimateInfo GenerationWorker::estimateFor(const GenerationJob& job) {
+  EstimateInfo info{planFor(job), job.request.steps, job.request.width, job.request.height, QString()};
+  const bool loaded = m_pipeline && samePaths(m_loadedPaths, job.paths) && sameOptions(m_loadedOptions, job.options);
+  const dype::ModelFootprint* fp = loaded ? &m_pipeline->footprint() : m_footprint.get();
+  if (fp) info.details = QString::fromStdString(dype::describe_plan(*fp, info.memory));
+  return info;
+}
+
 dype::MemoryEstimate GenerationWorker::planFor(const GenerationJob& job) {
   const dype::LoadOptions options = withSpeed(job.options);
   if (m_pipeline && samePaths(m_loadedPaths, job.paths) && sameOptions(m_loadedOptions, job.options))
     return m_pipeline->estimate(job.request);
   if (!m_footprint || !samePaths(m_footprintPaths, job.paths) || !sameOptions(m_footprintOptions, job.options)) {
+    m_loading = true;  // reading the model's headers: a failure here is a model-path problem, like a load failure
     m_footprint = std::make_unique<dype::ModelFootprint>(dype::model_footprint(job.paths, options));
+    m_loading = false;
     m_footprintPaths = job.paths;
     m_footprintOptions = job.options;
   }

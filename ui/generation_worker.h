@@ -32,6 +32,7 @@ struct EstimateInfo {
   int steps = 0;
   int width = 0;
   int height = 0;
+  QString details;  // the whole plan for people: what was counted per component and phase (describe_plan)
 };
 
 // Least time between two blockProgress signals (at most 20 a second: a label, not an animation).
@@ -93,6 +94,8 @@ class GenerationWorker : public QObject {
   // The plan of `job` without loading anything: the loaded pipeline's when it is the one asked for, else from the
   // file headers (the footprint is kept per model). Measures this device's speed once (cached on disk).
   dype::MemoryEstimate planFor(const GenerationJob& job);
+  // planFor's result with its description, for the estimated() signal.
+  EstimateInfo estimateFor(const GenerationJob& job);
   // `options` with the measured speed of its device filled in (the time estimate needs it).
   static dype::LoadOptions withSpeed(dype::LoadOptions options);
 

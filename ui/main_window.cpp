@@ -23,12 +23,14 @@
 #include <algorithm>
 
 #include "core/common/error.h"
+#include "core/pipeline/request_metadata.h"
 #include "core/sampling/schedule.h"
 #include "ui/dype_panel.h"
 #include "ui/flux_panel.h"
 #include "ui/frequency_plot.h"
 #include "ui/history_strip.h"
 #include "ui/image_view.h"
+#include "ui/lora_panel.h"
 #include "ui/model_panel.h"
 #include "ui/png_io.h"
 #include "ui/prompt_panel.h"
@@ -76,6 +78,7 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent) : QMainWindow(parent
   connect(m_resolution, &ResolutionPanel::sizeChanged, this, &MainWindow::settingsChanged);
   connect(m_flux, &FluxPanel::changed, this, &MainWindow::settingsChanged);
   connect(m_dype, &DypePanel::changed, this, &MainWindow::settingsChanged);
+  connect(m_lora, &LoraPanel::changed, this, &MainWindow::settingsChanged);
   connect(m_model, &ModelPanel::changed, this, &MainWindow::settingsChanged);
   connect(m_run, &RunPanel::generateClicked, this, &MainWindow::startGeneration);
   connect(m_run, &RunPanel::cancelClicked, this, &MainWindow::cancelGeneration);
@@ -102,6 +105,7 @@ void MainWindow::buildLayout() {
   m_resolution = new ResolutionPanel;
   m_flux = new FluxPanel;
   m_dype = new DypePanel;
+  m_lora = new LoraPanel;
   m_model = new ModelPanel;
   m_run = new RunPanel;
   m_view = new ImageView;
@@ -116,6 +120,7 @@ void MainWindow::buildLayout() {
   controlsLayout->addWidget(group(tr("Size"), m_resolution));
   controlsLayout->addWidget(group(tr("Sampling"), m_flux));
   controlsLayout->addWidget(group(tr("DyPE (RoPE extrapolation)"), m_dype));
+  controlsLayout->addWidget(group(tr("LoRA"), m_lora));
   controlsLayout->addStretch(1);
   auto* scroll = new QScrollArea;
   scroll->setWidget(controls);
@@ -249,6 +254,7 @@ dype::GenerationRequest MainWindow::currentRequest() const {
   m_resolution->apply(r);
   m_flux->apply(r);
   m_dype->apply(r);
+  m_lora->apply(r);
   const ModelChoice model = m_model->choice();
   r.device = model.device.toStdString();
   r.dtype = model.dtype.toStdString();
@@ -266,6 +272,7 @@ void MainWindow::restoreRequest(const dype::GenerationRequest& r) {
   m_resolution->load(r);
   m_flux->load(r);
   m_dype->load(r);
+  m_lora->load(r);
 }
 
 void MainWindow::settingsChanged() {
@@ -315,12 +322,13 @@ void MainWindow::onEstimated(const EstimateInfo& info) {
                      RunPanel::formatDuration(m.seconds_per_step))
                 .arg(info.steps);
   else
-    text += tr(" · time: measured after the first run");
+    text += tr(" · time: unknown");
+  if (m.release_text_encoders) text += tr(" · text encoders freed after encoding");
   if (!m.fits) {
     text = tr("Does not fit: %1").arg(text);
     if (!m.advice.empty()) text += QStringLiteral(" — ") + QString::fromStdString(m.advice);
   }
-  m_run->setEstimate(text, m.fits);
+  m_run->setEstimate(text, m.fits, info.details);
   if (m_estimateDirty && !m_running) m_estimateTimer.start();
 }
 
@@ -468,6 +476,16 @@ bool MainWindow::restoreFromPng(const QString& path) {
   }
   m_flux->setRandomSeed(false);
   restoreRequest(*request);
+  // LoRA files live outside the image: say which ones this machine does not have (at their recorded path).
+  const std::vector<std::string> missing = dype::missing_lora_files(*request);
+  if (!missing.empty()) {
+    QStringList names;
+    for (const std::string& m : missing) names << QString::fromStdString(m);
+    statusBar()->showMessage(tr("Settings restored from %1, but its LoRA files are missing: %2")
+                                 .arg(QFileInfo(path).fileName(), names.join(QStringLiteral(", "))),
+                             15000);
+    return true;
+  }
   statusBar()->showMessage(tr("Settings restored from %1").arg(QFileInfo(path).fileName()), 5000);
   return true;
 }

@@ -19,6 +19,7 @@ class DypePanel;
 class FluxPanel;
 class FrequencyPlot;
 class HistoryStrip;
+class LoraPanel;
 class ImageView;
 class ModelPanel;
 class PromptPanel;
@@ -48,6 +49,7 @@ class MainWindow : public QMainWindow {
   ResolutionPanel* resolutionPanel() const { return m_resolution; }
   FluxPanel* fluxPanel() const { return m_flux; }
   DypePanel* dypePanel() const { return m_dype; }
+  LoraPanel* loraPanel() const { return m_lora; }
   ModelPanel* modelPanel() const { return m_model; }
   RunPanel* runPanel() const { return m_run; }
   ImageView* imageView() const { return m_view; }
@@ -114,6 +116,7 @@ class MainWindow : public QMainWindow {
   ResolutionPanel* m_resolution = nullptr;
   FluxPanel* m_flux = nullptr;
   DypePanel* m_dype = nullptr;
+  LoraPanel* m_lora = nullptr;
   ModelPanel* m_model = nullptr;
   RunPanel* m_run = nullptr;
   ImageView* m_view = nullptr;

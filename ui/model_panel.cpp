@@ -98,6 +98,12 @@ ModelPanel::ModelPanel(QWidget* parent)
   connect(m_source, &QComboBox::currentIndexChanged, this, &ModelPanel::sourceChanged);
   for (QLineEdit* e : {m_diffusers, m_transformer, m_vae, m_clip, m_t5, m_tokenizers})
     connect(e, &QLineEdit::editingFinished, this, &ModelPanel::changed);
+  // Each device gets its own default precision (core's default_compute_dtype): float32 on the CPU, bfloat16 on a
+  // GPU, where float32 would need 47.6 GB of transformer weights.
+  connect(m_device, &QComboBox::currentIndexChanged, this, [this] {
+    m_dtype->setCurrentText(m_device->currentText() == QLatin1String("cpu") ? QStringLiteral("float32")
+                                                                            : QStringLiteral("bfloat16"));
+  });
   connect(m_device, &QComboBox::currentIndexChanged, this, &ModelPanel::changed);
   connect(m_dtype, &QComboBox::currentIndexChanged, this, &ModelPanel::changed);
   sourceChanged();

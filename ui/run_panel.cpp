@@ -110,8 +110,9 @@ void RunPanel::setDecodeProgress(int done, int total) {
   m_bar->setFormat(tr("decoding tile %1 / %2").arg(done).arg(total));
 }
 
-void RunPanel::setEstimate(const QString& text, bool fits) {
+void RunPanel::setEstimate(const QString& text, bool fits, const QString& details) {
   m_estimate->setText(text);
+  m_estimate->setToolTip(details);
   m_estimate->setStyleSheet(fits ? QString() : QStringLiteral("QLabel { color: #c0392b; }"));
 }
 

@@ -20,7 +20,8 @@ class RunPanel : public QWidget {
   void setStage(const QString& stage);
   void setProgress(int step, int total, double sigma, double elapsedSeconds, double etaSeconds);
   void setDecodeProgress(int done, int total);
-  void setEstimate(const QString& text, bool fits);
+  // `details`: the whole plan, shown as the label's tooltip.
+  void setEstimate(const QString& text, bool fits, const QString& details = QString());
   void setGenerateEnabled(bool enabled, const QString& why = {});
 
   QString progressText() const;

@@ -14,11 +14,13 @@ Args::Args(int argc, char** argv, int first, std::set<std::string> flags) {
       const auto eq = name.find('=');
       if (eq != std::string::npos) {
         values_[name.substr(0, eq)] = name.substr(eq + 1);
+        all_values_[name.substr(0, eq)].push_back(name.substr(eq + 1));
       } else if (flags.count(name)) {
         flags_set_.insert(name);
       } else {
         if (i + 1 >= argc) throw InvalidArgument("option --" + name + " needs a value");
         values_[name] = argv[++i];
+        all_values_[name].push_back(values_[name]);
       }
     } else {
       positional_.push_back(a);
@@ -32,6 +34,11 @@ std::optional<std::string> Args::get(const std::string& name) const {
   auto it = values_.find(name);
   if (it == values_.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<std::string> Args::get_all(const std::string& name) const {
+  auto it = all_values_.find(name);
+  return it == all_values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::string Args::get_or(const std::string& name, const std::string& def) const { return get(name).value_or(def); }

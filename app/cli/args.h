@@ -15,7 +15,8 @@ class Args {
   Args(int argc, char** argv, int first, std::set<std::string> flags = {});
 
   bool has(const std::string& name) const;
-  std::optional<std::string> get(const std::string& name) const;
+  std::optional<std::string> get(const std::string& name) const;  // the last value given
+  std::vector<std::string> get_all(const std::string& name) const;  // every value given, in order (repeatable options)
   std::string get_or(const std::string& name, const std::string& def) const;
   double get_double(const std::string& name, double def) const;
   long long get_int(const std::string& name, long long def) const;
@@ -26,6 +27,7 @@ class Args {
 
  private:
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> all_values_;
   std::set<std::string> flags_set_;
   std::vector<std::string> positional_;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -34,6 +35,8 @@ const char* kHelp =
     "                       random weights: coloured noise, for trying the app)              (default demo)\n"
     "  --vae F --clip F --t5 F   single-file components (default: found beside --model)\n"
     "  --tokenizers DIR     folder with tokenizer/ (vocab.json, merges.txt) and tokenizer_2/ (spiece.model)\n"
+    "  --lora FILE[:S]      a LoRA for the transformer (BFL/ComfyUI, kohya or diffusers keys) at strength S\n"
+    "                       (default 1); repeat the option for several\n"
     "image\n"
     "  --prompt TEXT        the prompt\n"
     "  --width PX --height PX   multiples of 16                                   (default 1024 x 1024)\n"
@@ -50,7 +53,8 @@ const char* kHelp =
     "  --shift S            auto | clamp | flux | none | MU (a number)            (default auto: none for schnell,\n"
     "                       clamp = min(FLUX line, 1.15) for dev)\n"
     "compute\n"
-    "  --device cpu|cuda[:N]   (default cpu)    --dtype float32|bfloat16|float16   (default float32)\n"
+    "  --device cpu|cuda[:N]   (default cpu)    --dtype float32|bfloat16|float16   (default: float32 on the\n"
+    "                       CPU, bfloat16 on a GPU)\n"
     "  --max-memory GIB     memory budget on the compute device (RAM on the CPU, VRAM on a GPU; --max-vram is\n"
     "                       the same)                                            (default: what is free now)\n"
     "  --text-encoders auto|release|keep   free T5/CLIP after encoding (auto: when everything does not fit in\n"
@@ -199,6 +203,25 @@ void check_writable_folder_of(const std::string& file, const char* option) {
   if (std::filesystem::is_directory(p)) throw IoError(std::string(option) + " '" + file + "' is a folder");
 }
 
+// "FILE" or "FILE:STRENGTH" (the text after the last ':' is the strength only when it is a number, so a path with
+// a colon still works). The file must exist: checked now, not after loading the model.
+LoraRef parse_lora(const std::string& v) {
+  LoraRef l{v, 1.0, ""};
+  if (const auto colon = v.rfind(':'); colon != std::string::npos && colon + 1 < v.size()) {
+    const std::string s = v.substr(colon + 1);
+    char* end = nullptr;
+    const double d = std::strtod(s.c_str(), &end);
+    if (end != s.c_str() && *end == '\0') {
+      if (!std::isfinite(d)) throw InvalidArgument("--lora " + v + ": the strength must be a finite number");
+      l.path = v.substr(0, colon);
+      l.strength = d;
+    }
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(l.path, ec)) throw IoError("--lora: file '" + l.path + "' does not exist");
+  return l;
+}
+
 int parse_int(const Args& a, const std::string& name, long long def, long long lo, long long hi) {
   const long long v = a.get_int(name, def);
   if (v < lo || v > hi)
@@ -215,7 +238,7 @@ int cmd_generate(int argc, char** argv) {
     std::cout << kHelp;
     return 0;
   }
-  a.allow_only({"help", "dry-run", "max-memory", "max-vram", "text-encoders", "model", "vae", "clip", "t5", "tokenizers", "prompt", "width", "height", "steps", "guidance",
+  a.allow_only({"help", "dry-run", "max-memory", "max-vram", "text-encoders", "model", "vae", "clip", "t5", "tokenizers", "lora", "prompt", "width", "height", "steps", "guidance",
                 "seed", "dype-method", "dype-dynamic", "yarn-form", "dype-strength", "dype-exponent",
                 "base-resolution", "shift", "noise", "device", "dtype", "output", "bit-depth", "save-latent",
                 "preview-every", "preview-dir"});
@@ -250,7 +273,7 @@ int cmd_generate(int argc, char** argv) {
   req.shift = parse_shift(a.get_or("shift", "auto"), &req.shift_mu);
   req.noise = parse_noise_mode(a.get_or("noise", "comfy"));
   req.device = a.get_or("device", "cpu");
-  req.dtype = a.get_or("dtype", "float32");
+  req.dtype = a.get_or("dtype", default_compute_dtype(parse_device(req.device)));
   req.bit_depth = parse_int(a, "bit-depth", 8, 8, 16);
   if (req.bit_depth != 8 && req.bit_depth != 16) throw InvalidArgument("--bit-depth must be 8 or 16");
   const std::string preview_dir = a.get_or("preview-dir", "");
@@ -275,6 +298,7 @@ int cmd_generate(int argc, char** argv) {
   paths.clip = a.get_or("clip", "");
   paths.t5 = a.get_or("t5", "");
   paths.tokenizers = a.get_or("tokenizers", "");
+  for (const std::string& v : a.get_all("lora")) req.loras.push_back(parse_lora(v));
   LoadOptions opts;
   opts.device = req.device;
   opts.dtype = req.dtype;

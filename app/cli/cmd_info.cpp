@@ -14,6 +14,7 @@
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
 #include "core/io/weight_quantization.h"
+#include "core/pipeline/memory_plan.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -23,12 +24,13 @@ namespace dype::cli {
 namespace {
 
 void print_help(std::ostream& os) {
-  os << "usage: dype info PATH [--json]\n\n"
+  os << "usage: dype info PATH [--json]\n       dype info --devices\n\n"
         "Describes a model path: a diffusers folder (model_index.json), a diffusers component folder, a single\n"
         "safetensors file (flux transformer, autoencoder, CLIP-L, T5; ComfyUI prefixes allowed), a sharded\n"
         "*.safetensors.index.json, or a folder of such files. Per file: tensor count, dtypes, parameters, bytes;\n"
         "per component: the architecture read off the tensor shapes, checked against config.json.\n\n"
-        "  --json   machine-readable output\n";
+        "  --json      machine-readable output\n"
+        "  --devices   the compute devices: the CPU and every GPU the CUDA driver sees (model, memory)\n";
 }
 
 std::string grouped(std::uint64_t v) {
@@ -231,10 +233,22 @@ void print_text(const json& j, std::ostream& os, const std::string& indent) {
 }  // namespace
 
 int cmd_info(int argc, char** argv) {
-  Args args(argc, argv, 2, {"json", "help"});
-  args.allow_only({"json", "help"});
+  Args args(argc, argv, 2, {"json", "help", "devices"});
+  args.allow_only({"json", "help", "devices"});
   if (args.has("help")) {
     print_help(std::cout);
+    return 0;
+  }
+  if (args.has("devices")) {
+    bool cuda_usable = false;
+    const auto devices = list_devices(&cuda_usable);
+    for (const auto& d : devices) {
+      std::cout << d.id << ": " << d.name << ", " << format_bytes(d.total_bytes);
+      if (d.free_bytes) std::cout << " (" << format_bytes(d.free_bytes) << " free)";
+      if (d.id != "cpu" && !cuda_usable) std::cout << " - not usable: this build's LibTorch has no CUDA";
+      std::cout << "\n";
+    }
+    if (devices.size() == 1) std::cout << "no CUDA GPU visible (no NVIDIA driver, or no GPU)\n";
     return 0;
   }
   if (args.positional().size() != 1) {

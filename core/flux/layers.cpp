@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/common/error.h"
+
 namespace dype::flux {
 
 at::Tensor cast_like(const at::Tensor& w, const at::Tensor& like) {
@@ -18,7 +20,41 @@ LinearImpl::LinearImpl(io::WeightSource& ws, const std::string& prefix, std::int
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
   const at::Tensor w = weight_.to_transient(x.scalar_type(), x.device());  // [out, in], used once
-  return at::linear(x, w, bias_.defined() ? cast_like(bias_, x) : at::Tensor());
+  at::Tensor y = at::linear(x, w, bias_.defined() ? cast_like(bias_, x) : at::Tensor());  // [..., out]
+  if (!lora_down_.defined()) return y;
+  // Low rank first: A·x is [N, Σr], so the adapters cost O(r·(in + out)) per token instead of a merged weight.
+  const std::int64_t out = y.size(-1);
+  const at::Tensor h = at::mm(x.reshape({-1, x.size(-1)}), cast_like(lora_down_, x).t());  // [N, Σr]
+  if (!y.is_contiguous()) y = y.contiguous();  // (linear's output always is; the view below needs it)
+  at::Tensor y2 = y.view({-1, out});  // [N, out], shares y's memory
+  for (const LoraPiece& p : lora_pieces_) {
+    // Accumulated into y by the GEMM itself (beta 1): no temporary, no extra pass over y. A fused layer's part
+    // writes its column range, a strided block the GEMM takes as is.
+    y2.narrow(1, p.row_start, p.up.size(0)).addmm_(h.narrow(1, p.rank_start, p.up.size(1)), cast_like(p.up, x).t());
+  }
+  return y;
+}
+
+void LinearImpl::set_loras(const std::vector<LoraDelta>& deltas, at::ScalarType dtype, at::Device device) {
+  const std::int64_t in = in_features(), out = out_features();
+  std::vector<at::Tensor> downs;
+  std::vector<LoraPiece> pieces;
+  std::int64_t rank = 0;
+  for (const LoraDelta& d : deltas) {
+    if (d.scale == 0) continue;  // strength 0: not computed at all (bit-identical to no adapter)
+    const bool ok = d.down.dim() == 2 && d.up.dim() == 2 && d.down.size(1) == in && d.up.size(1) == d.down.size(0) &&
+                    d.row_start >= 0 && d.row_start + d.up.size(0) <= out;
+    if (!ok)
+      throw InvalidArgument("LoRA adapter of shape A " + c10::str(d.down.sizes()) + ", B " + c10::str(d.up.sizes()) +
+                            " at rows " + std::to_string(d.row_start) + " does not fit a linear layer [" +
+                            std::to_string(out) + ", " + std::to_string(in) + "]");
+    // The scale is folded into B in float32, before the cast to the compute dtype.
+    pieces.push_back({(d.up.to(at::kFloat) * d.scale).to(device, dtype).contiguous(), rank, d.row_start});
+    downs.push_back(d.down.to(device, dtype));
+    rank += d.down.size(0);
+  }
+  lora_pieces_ = std::move(pieces);
+  lora_down_ = downs.empty() ? at::Tensor() : at::cat(downs, 0).contiguous();  // [Σr, in]
 }
 
 RMSNormImpl::RMSNormImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t dim) {

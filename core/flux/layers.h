@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/io/weights.h"
 
@@ -18,17 +19,43 @@ namespace dype::flux {
 // `w` in the dtype of `like` (no copy when it already is).
 at::Tensor cast_like(const at::Tensor& w, const at::Tensor& like);
 
-// y = x·Wᵀ + b. Weight [out, in], bias [out] (optional).
+// One low-rank adapter on a Linear (LoRA): adds scale·B·(A·x) to output rows [row_start, row_start + rows) —
+// all rows, or one part of a fused layer (a diffusers to_k adapter on our qkv covers its middle third).
+struct LoraDelta {
+  at::Tensor down;  // A [r, in], any float dtype
+  at::Tensor up;    // B [rows, r]
+  double scale = 1;  // strength · alpha / r
+  std::int64_t row_start = 0;
+};
+
+// y = x·Wᵀ + b (+ Σ LoRA terms). Weight [out, in], bias [out] (optional).
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t in, std::int64_t out, bool bias = true);
   at::Tensor forward(const at::Tensor& x);  // [..., in] -> [..., out]
   const at::Tensor& weight() const { return weight_.data; }  // as stored (float8 codes: kByte)
   const io::StoredWeight& stored_weight() const { return weight_; }
+  std::int64_t in_features() const { return weight_.data.size(1); }
+  std::int64_t out_features() const { return weight_.data.size(0); }
+
+  // Replaces this layer's adapters (an empty list removes them). The stored weight is untouched: the adapters run
+  // beside it, y = x·Wᵀ + b + Σ scale_i·B_i·(A_i·x), so they can be changed without reloading the model. Their
+  // tensors are converted once here to `dtype` on `device` (the compute dtype); adapters with scale 0 are dropped,
+  // so a layer without any nonzero adapter computes exactly what it computed before. InvalidArgument for shapes
+  // that do not fit the layer.
+  void set_loras(const std::vector<LoraDelta>& deltas, at::ScalarType dtype, at::Device device);
+  bool has_loras() const { return lora_down_.defined(); }
 
  private:
   io::StoredWeight weight_;  // converted to the activations' dtype per call
   at::Tensor bias_;
+  // All adapters' A stacked, so that x is read once for all of them; each piece then maps its rank slice back.
+  struct LoraPiece {
+    at::Tensor up;  // scale·B [rows, r]
+    std::int64_t rank_start = 0, row_start = 0;
+  };
+  at::Tensor lora_down_;  // [Σr, in]; undefined: no adapters
+  std::vector<LoraPiece> lora_pieces_;
 };
 TORCH_MODULE(Linear);
 

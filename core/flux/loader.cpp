@@ -20,14 +20,10 @@ bool ends_with(const std::string& s, const std::string& p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
 }
 
-// How one BFL tensor is assembled from diffusers tensors.
-enum class Assembly { Direct, Concat, SwapHalves };
-struct DiffusersSource {
-  std::vector<std::string> names;  // without the store prefix
-  Assembly assembly = Assembly::Direct;
-};
+using Assembly = DiffusersAssembly;
 
-// The diffusers tensors a BFL parameter comes from (empty names: no diffusers counterpart).
+}  // namespace
+
 DiffusersSource diffusers_source(const std::string& bfl) {
   // split "<head>.<leaf>" where leaf is weight / bias / scale
   const auto dot = bfl.rfind('.');
@@ -96,6 +92,8 @@ DiffusersSource diffusers_source(const std::string& bfl) {
   }
   return {};
 }
+
+namespace {
 
 std::string shape_str(at::IntArrayRef s) { return c10::str(s); }
 

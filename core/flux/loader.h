@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/flux/config.h"
 #include "core/flux/model.h"
@@ -53,6 +54,19 @@ FluxCheckpointInfo inspect_flux_checkpoint(const io::TensorStore& store,
 // config.json that belongs to it, if any. Throws IoError / FormatError.
 std::shared_ptr<const io::TensorStore> open_flux_checkpoint(const std::string& path,
                                                             std::optional<std::string>* config_json);
+
+// How one BFL tensor is assembled from diffusers tensors: taken as is, its diffusers parts stacked along dim 0 in
+// the order of `names` (to_q/to_k/to_v -> qkv; + proj_mlp -> single-block linear1), or its two halves of rows
+// swapped (norm_out.linear's (scale, shift) -> final_layer.adaLN_modulation.1's (shift, scale)). Also used to map
+// diffusers LoRA keys onto our layers (core/flux/lora.cpp).
+enum class DiffusersAssembly { Direct, Concat, SwapHalves };
+struct DiffusersSource {
+  std::vector<std::string> names;  // diffusers tensor names, without a store prefix
+  DiffusersAssembly assembly = DiffusersAssembly::Direct;
+};
+// The diffusers tensors the BFL tensor `bfl` (e.g. "double_blocks.3.img_attn.qkv.weight") comes from; empty
+// names when it has no diffusers counterpart.
+DiffusersSource diffusers_source(const std::string& bfl);
 
 // Loads the transformer at `path` (see above). Throws IoError / FormatError (files) or ModelError (content).
 Flux load_flux(const std::string& path, const FluxLoadOptions& options = {}, FluxCheckpointInfo* info = nullptr);

@@ -1,5 +1,7 @@
 #include "core/pipeline/components.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include <filesystem>
 #include <optional>
 
@@ -18,14 +20,29 @@ at::Device parse_device(const std::string& device) {
   if (device != "cpu" && !cuda)
     throw InvalidArgument("unknown device '" + device + "' (valid: cpu, cuda, cuda:N)");
   if (cuda && !at::hasCUDA())
-    throw InvalidArgument("device '" + device + "' is not available: this build's LibTorch has no CUDA or no GPU is "
-                          "visible; use --device cpu");
+    throw InvalidArgument("device '" + device + "' is not available: this build's LibTorch has no CUDA; use --device "
+                          "cpu (or build against a CUDA LibTorch, README: GPU build)");
+  at::Device d = at::kCPU;
   try {
-    return at::Device(device);
+    d = at::Device(device);
   } catch (const c10::Error&) {
     throw InvalidArgument("invalid device '" + device + "' (valid: cpu, cuda, cuda:N)");
   }
+  if (cuda) {
+    // Compiled in is not enough: the driver must see a GPU, and the index must exist.
+    const int gpus = static_cast<int>(at::detail::getCUDAHooks().getNumGPUs());
+    if (gpus == 0)
+      throw InvalidArgument("device '" + device + "': no GPU is visible to CUDA (driver missing, or "
+                            "CUDA_VISIBLE_DEVICES hides them); use --device cpu");
+    if (d.has_index() && d.index() >= gpus)
+      throw InvalidArgument("device '" + device + "': this machine has " + std::to_string(gpus) + " GPU" +
+                            (gpus == 1 ? "" : "s") + " (cuda:0" + (gpus > 1 ? " to cuda:" + std::to_string(gpus - 1) : "") +
+                            ")");
+  }
+  return d;
 }
+
+std::string default_compute_dtype(const at::Device& device) { return device.is_cpu() ? "float32" : "bfloat16"; }
 
 at::ScalarType parse_compute_dtype(const std::string& dtype, const at::Device& device) {
   at::ScalarType t;

@@ -41,6 +41,9 @@ struct PipelineComponents {
 // CPU path computes in float32).
 at::Device parse_device(const std::string& device);
 at::ScalarType parse_compute_dtype(const std::string& dtype, const at::Device& device);
+// The compute dtype a device gets when none is asked for: float32 on the CPU (bf16 matmuls are slow there and
+// half precision is refused), bfloat16 on a GPU (FLUX's own precision; float32 would need 47.6 GB of weights).
+std::string default_compute_dtype(const at::Device& device);
 
 // The files of a model set: found from what the user gave (see above). Throws ModelError listing every part
 // that is missing, each with the option that supplies it; IoError for an explicit path that does not exist.

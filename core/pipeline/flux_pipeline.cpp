@@ -7,12 +7,15 @@
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <optional>
 #include <sstream>
 
 #include "core/common/cpu_allocator.h"
 #include "core/common/error.h"
+#include "core/common/sha256.h"
 #include "core/flux/attention.h"
+#include "core/flux/lora.h"
 #include "core/image/convert.h"
 #include "core/io/stored_weight.h"
 #include "core/image/preview.h"
@@ -63,6 +66,7 @@ class FluxPipelineImpl : public FluxPipeline {
   bool is_demo() const override { return c_.demo; }
   bool is_schnell() const override { return !c_.transformer->config().guidance_embed; }
   bool text_encoders_loaded() const override { return c_.t5 && c_.clip; }
+  const ModelFootprint& footprint() const override { return footprint_; }
 
   MemoryEstimate estimate(const GenerationRequest& r) const override {
     const Throughput speed{options_.flops_per_second, options_.convert_elements_per_second};
@@ -80,6 +84,8 @@ class FluxPipelineImpl : public FluxPipeline {
       }
     } release_cpu_cache_at_exit;
     check_request(r);
+    // LoRA files are read (or taken from the cache) before any long work: a bad file fails the run at once.
+    std::vector<LoraRef> applied_loras = apply_loras(r.loras);
     const MemoryEstimate est = estimate(r);
     if (!est.fits) throw ResourceError(est.advice);
 
@@ -88,6 +94,7 @@ class FluxPipelineImpl : public FluxPipeline {
     auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
     GenerationResult res;
     res.request = r;
+    res.request.loras = std::move(applied_loras);  // with the SHA-256 of each file as applied
     res.model_label = c_.label;
     auto finish_cancelled = [&res]() -> GenerationResult {
       res.cancelled = true;
@@ -256,6 +263,55 @@ class FluxPipelineImpl : public FluxPipeline {
     at::Tensor y, txt;
   };
   std::deque<CachedPrompt> prompt_cache_;
+
+  // LoRA files stay loaded while requests use them: the same file (path, size and modification time) is neither
+  // read nor hashed again, and the model's adapters are only rebuilt when the list or a strength changes.
+  struct CachedLora {
+    std::string path;
+    std::filesystem::file_time_type mtime;
+    std::uintmax_t size = 0;
+    std::shared_ptr<const flux::LoraFile> file;
+    std::string sha256;
+  };
+  std::vector<CachedLora> lora_cache_;
+  // What the transformer carries now (shared pointers: a reloaded file can never pass for the one it replaced).
+  std::vector<std::pair<std::shared_ptr<const flux::LoraFile>, double>> applied_;
+
+  std::vector<LoraRef> apply_loras(const std::vector<LoraRef>& wanted) {
+    std::vector<CachedLora> keep;
+    std::vector<flux::LoraAdapterSet> sets;
+    std::vector<LoraRef> refs;
+    for (const LoraRef& w : wanted) {
+      if (!std::isfinite(w.strength)) throw InvalidArgument("LoRA '" + w.path + "': strength must be a finite number");
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(w.path, ec)) throw IoError("LoRA file '" + w.path + "' does not exist");
+      const auto mtime = std::filesystem::last_write_time(w.path, ec);
+      const auto size = std::filesystem::file_size(w.path, ec);
+      auto same = [&](const CachedLora& c) { return c.path == w.path && c.mtime == mtime && c.size == size; };
+      auto hit = std::find_if(keep.begin(), keep.end(), same);
+      if (hit == keep.end()) {
+        auto old = std::find_if(lora_cache_.begin(), lora_cache_.end(), same);
+        if (old != lora_cache_.end()) {
+          keep.push_back(*old);
+        } else {
+          CachedLora c{w.path, mtime, size, nullptr, sha256_file_hex(w.path)};
+          c.file = std::make_shared<const flux::LoraFile>(flux::load_lora(w.path, *c_.transformer));
+          keep.push_back(std::move(c));
+        }
+        hit = std::prev(keep.end());
+      }
+      sets.push_back({hit->file, w.strength});
+      refs.push_back(LoraRef{w.path, w.strength, hit->sha256});
+    }
+    lora_cache_ = std::move(keep);  // files no request uses any more are freed
+    std::vector<std::pair<std::shared_ptr<const flux::LoraFile>, double>> now;
+    for (const auto& set : sets) now.emplace_back(set.file, set.strength);
+    if (now != applied_) {
+      flux::set_loras(*c_.transformer, sets);
+      applied_ = std::move(now);
+    }
+    return refs;
+  }
 };
 
 }  // namespace

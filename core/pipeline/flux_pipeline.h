@@ -11,6 +11,8 @@
 
 namespace dype {
 
+struct ModelFootprint;  // core/pipeline/model_footprint.h
+
 // Where the weights are. `model` is a diffusers folder (model_index.json), a BFL/ComfyUI transformer
 // .safetensors file, or "demo" (built-in random-weight model). For single files the other components are
 // given explicitly or discovered beside the transformer file.
@@ -74,6 +76,8 @@ class FluxPipeline {
   // Whether the text encoders are loaded now (false after the plan released them; the next new prompt maps them
   // again).
   virtual bool text_encoders_loaded() const = 0;
+  // What the model set holds in memory, as planned from its file headers (the demo: from its parameters).
+  virtual const ModelFootprint& footprint() const = 0;
 };
 
 // Throws InvalidArgument when width/height are not positive multiples of 16 or exceed `max_pixels`.

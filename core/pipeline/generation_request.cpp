@@ -1,5 +1,7 @@
 #include "core/pipeline/generation_request.h"
 
+#include <filesystem>
+
 #include "core/common/error.h"
 
 namespace dype {
@@ -39,7 +41,7 @@ nlohmann::json GenerationRequest::to_json() const {
       {"base_resolution", dype.base_resolution},
       {"isotropic", dype.isotropic},
   };
-  return {
+  nlohmann::json j = {
       {"prompt", prompt},
       {"width", width},
       {"height", height},
@@ -60,6 +62,18 @@ nlohmann::json GenerationRequest::to_json() const {
       {"vae_tile_overlap", vae_tile_overlap},
       {"bit_depth", bit_depth},
   };
+  if (!loras.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& l : loras) {
+      // The file name for people and other tools, the path for our restore, the hash to tell a different file.
+      list.push_back({{"file", std::filesystem::path(l.path).filename().string()},
+                      {"path", l.path},
+                      {"strength", l.strength},
+                      {"sha256", l.sha256}});
+    }
+    j["loras"] = list;
+  }
+  return j;
 }
 
 namespace {
@@ -112,6 +126,18 @@ GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
   read(j, "vae_tile", &r.vae_tile, "");
   read(j, "vae_tile_overlap", &r.vae_tile_overlap, "");
   read(j, "bit_depth", &r.bit_depth, "");
+  if (auto it = j.find("loras"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) throw InvalidArgument("generation settings: 'loras' must be a list, got " + it->dump());
+    for (const auto& e : *it) {
+      if (!e.is_object()) throw InvalidArgument("generation settings: a 'loras' entry must be an object, got " + e.dump());
+      LoraRef l;
+      read(e, "file", &l.path, "loras.");  // a bare file name when no path was recorded
+      read(e, "path", &l.path, "loras.");
+      read(e, "strength", &l.strength, "loras.");
+      read(e, "sha256", &l.sha256, "loras.");
+      r.loras.push_back(l);
+    }
+  }
   return r;
 }
 

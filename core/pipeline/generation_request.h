@@ -18,6 +18,15 @@ enum class ShiftPolicy { Auto, Clamp, Flux, None, Fixed };
 // Noise convention: Comfy = float32 CPU normal; Bfl = the same CPU normal drawn in bf16 (BFL reference).
 enum class NoiseMode { Comfy, Bfl };
 
+// One LoRA applied to the transformer (core/flux/lora.h for the file formats).
+struct LoraRef {
+  std::string path;
+  double strength = 1.0;
+  std::string sha256;  // of the file as applied: set by the pipeline in GenerationResult::request, kept in metadata
+
+  bool operator==(const LoraRef& o) const { return path == o.path && strength == o.strength && sha256 == o.sha256; }
+};
+
 struct GenerationRequest {
   std::string prompt;
   int width = 1024;
@@ -39,6 +48,7 @@ struct GenerationRequest {
                                    // images up to 1024² decode in one piece (exactly), larger ones in tiles
   int vae_tile_overlap = 16;       // latent pixels
   int bit_depth = 8;               // 8 | 16: 16 also fills GenerationResult::image.rgb16 (for 16-bit export)
+  std::vector<LoraRef> loras;      // in order; strength 0 keeps a LoRA listed without computing it
 
   nlohmann::json to_json() const;
   static GenerationRequest from_json(const nlohmann::json& j);  // missing keys keep their defaults

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/common/error.h"
 
@@ -154,6 +155,59 @@ std::uint64_t cuda_free(int index) {
   return 0;
 }
 }  // namespace
+
+std::vector<DeviceInfo> list_devices(bool* cuda_usable) {
+  std::vector<DeviceInfo> out;
+  DeviceInfo cpu;
+  cpu.id = "cpu";
+  {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("model name", 0) == 0) {
+        cpu.name = line.substr(line.find(':') + 2);
+        break;
+      }
+    std::ifstream mi("/proc/meminfo");
+    while (std::getline(mi, line))
+      if (line.rfind("MemTotal:", 0) == 0) cpu.total_bytes = std::stoull(line.substr(9)) * 1024;
+  }
+  cpu.name += (cpu.name.empty() ? "" : " ") + std::string("(") + std::to_string(std::thread::hardware_concurrency()) +
+              " threads)";
+  cpu.free_bytes = cpu_available();
+  out.push_back(cpu);
+  if (cuda_usable) *cuda_usable = at::hasCUDA();
+  // The driver API has kept these entry points' signatures since CUDA 3.2; no CUDA header is needed.
+  void* h = ::dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (!h) return out;
+  using Init = int (*)(unsigned);
+  using Count = int (*)(int*);
+  using Get = int (*)(int*, int);
+  using Name = int (*)(char*, int, int);
+  using Mem = int (*)(std::size_t*, int);
+  auto init = reinterpret_cast<Init>(::dlsym(h, "cuInit"));
+  auto count = reinterpret_cast<Count>(::dlsym(h, "cuDeviceGetCount"));
+  auto get = reinterpret_cast<Get>(::dlsym(h, "cuDeviceGet"));
+  auto name = reinterpret_cast<Name>(::dlsym(h, "cuDeviceGetName"));
+  auto mem = reinterpret_cast<Mem>(::dlsym(h, "cuDeviceTotalMem_v2"));
+  int n = 0;
+  if (init && count && get && name && mem && init(0) == 0 && count(&n) == 0)
+    for (int i = 0; i < n; ++i) {
+      int dev = 0;
+      char buf[256] = {};
+      std::size_t total = 0;
+      if (get(&dev, i) != 0 || name(buf, sizeof(buf) - 1, dev) != 0) continue;
+      mem(&total, dev);
+      DeviceInfo g;
+      g.id = "cuda:" + std::to_string(i);
+      g.name = buf;
+      g.total_bytes = total;
+      g.free_bytes = at::hasCUDA() ? cuda_free(i) : 0;
+      out.push_back(g);
+    }
+  ::dlclose(h);
+  return out;
+}
 
 std::uint64_t available_memory_bytes(const at::Device& device) {
   if (device.is_cpu()) return cpu_available();

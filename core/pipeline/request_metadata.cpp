@@ -1,6 +1,7 @@
 #include "core/pipeline/request_metadata.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "core/common/error.h"
@@ -46,6 +47,16 @@ std::string a1111_parameters(const GenerationRequest& r, const std::string& mode
     os << ", DyPE YaRN form: " << yarn_form_name(r.dype.yarn_form);
   os << ", Shift: " << shift_policy_name(r.shift);
   if (shifted) os << ", Shift mu: " << num(mu);
+  if (!r.loras.empty()) {
+    // Civitai's form: the file stem and the first 12 hex digits of the file's SHA-256; strengths beside it.
+    std::string hashes, strengths;
+    for (const auto& l : r.loras) {
+      const std::string stem = std::filesystem::path(l.path).stem().string();
+      hashes += (hashes.empty() ? "" : ", ") + stem + ": " + l.sha256.substr(0, 12);
+      strengths += (strengths.empty() ? "" : ", ") + stem + ": " + num(l.strength);
+    }
+    os << ", Lora hashes: " << nlohmann::json(hashes).dump() << ", Lora strengths: " << nlohmann::json(strengths).dump();
+  }
   os << ", Noise: " << noise_mode_name(r.noise) << ", Dtype: " << r.dtype
      << ", Version: " << quote_if_needed("DyPE Studio " + version);
   return os.str();
@@ -172,6 +183,14 @@ GenerationRequest request_from_png_text(const std::map<std::string, std::string>
   }
   if (auto it = text.find("parameters"); it != text.end()) return request_from_a1111(it->second);
   throw FormatError("the image carries no generation settings (neither a 'dype_studio' nor a 'parameters' chunk)");
+}
+
+std::vector<std::string> missing_lora_files(const GenerationRequest& request) {
+  std::vector<std::string> missing;
+  std::error_code ec;
+  for (const auto& l : request.loras)
+    if (!std::filesystem::is_regular_file(l.path, ec)) missing.push_back(l.path);
+  return missing;
 }
 
 GenerationRequest read_request_from_png(const std::string& path) {

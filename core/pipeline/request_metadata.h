@@ -32,5 +32,8 @@ void export_png(const std::string& path, const GenerationResult& result, int bit
 GenerationRequest request_from_png_text(const std::map<std::string, std::string>& text);
 // Same, reading the chunks of the PNG at `path` (IoError / FormatError).
 GenerationRequest read_request_from_png(const std::string& path);
+// The LoRA files of a restored request that are not on this machine (at their recorded path); the GUI warns and
+// the run then fails to load them, so the user can fix the path first.
+std::vector<std::string> missing_lora_files(const GenerationRequest& request);
 
 }  // namespace dype

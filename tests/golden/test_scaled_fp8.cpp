@@ -21,6 +21,7 @@
 #include "core/io/tensor_store.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/model_footprint.h"
+#include "tests/support/error_of.h"
 #include "tests/support/golden.h"
 #include "tests/support/safetensors_writer.h"
 
@@ -100,14 +101,7 @@ void quantise_file(const std::string& src, const std::string& dst, Form form, co
   test::write_file(dst, test::file_bytes(test::header_json(out, meta), data));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 }  // namespace
 
@@ -185,6 +179,48 @@ class TestScaledFp8 : public QObject {
     const double r = test::rel_l2(latent, reference_latent_);
     qInfo("%s: latent rel_l2 vs BF16 %.4f", QTest::currentDataTag(), r);
     QVERIFY2(std::isfinite(r) && r <= tolerance, std::to_string(r).c_str());
+  }
+
+  void t5_in_a_dtype_mix_loads() {
+    // Real T5 files mix dtypes (fp8 matrices, bf16 norms, f16 or f32 tables): each weight is read in its own.
+    const fs::path dir = fs::path(tmp_.path().toStdString()) / "mix";
+    fs::create_directories(dir);
+    auto store = io::TensorStore::open(comfy_ + "/t5xxl.safetensors");
+    std::vector<test::RawTensor> out;
+    int i = 0;
+    for (const auto& name : store->names()) {
+      const at::Tensor w = store->tensor(name, at::kFloat);
+      const at::Tensor raw = store->files()[0]->raw_bytes(name);
+      std::string bytes(static_cast<const char*>(raw.data_ptr()), static_cast<std::size_t>(raw.numel()));
+      std::string dtype = "BF16";
+      switch (w.dim() == 2 ? i++ % 3 : -1) {
+        case 0: dtype = "F32", bytes = f32_bytes(w); break;
+        case 1: {
+          const at::Tensor h = w.to(at::kHalf).contiguous();
+          dtype = "F16", bytes = std::string(static_cast<const char*>(h.data_ptr()), static_cast<std::size_t>(h.numel()) * 2);
+          break;
+        }
+        case 2: {
+          const float* p = w.contiguous().data_ptr<float>();
+          dtype = "F8_E4M3", bytes.assign(static_cast<std::size_t>(w.numel()), '\0');
+          for (std::int64_t k = 0; k < w.numel(); ++k) bytes[static_cast<std::size_t>(k)] = static_cast<char>(encode_e4m3(p[k], pos_));
+          break;
+        }
+        default: break;
+      }
+      out.push_back({name, dtype, w.sizes().vec(), bytes});
+    }
+    std::string data;
+    for (const auto& t : out) data += t.bytes;
+    const std::string t5 = (dir / "t5xxl_mix.safetensors").string();
+    test::write_file(t5, test::file_bytes(test::header_json(out), data));
+    ModelPaths paths;
+    paths.model = comfy_ + "/flux.safetensors";
+    paths.t5 = t5;
+    auto pipe = FluxPipeline::load(paths, LoadOptions{});
+    const double r = test::rel_l2(pipe->generate(request()).latent, reference_latent_);
+    qInfo("T5 in F32 / F16 / F8_E4M3 / BF16: latent rel_l2 vs BF16 %.4f", r);
+    QVERIFY2(std::isfinite(r) && r <= 0.02, std::to_string(r).c_str());
   }
 
   void fp8_weights_stay_fp8_views_of_the_file() {

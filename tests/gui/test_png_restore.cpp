@@ -86,6 +86,7 @@ class TestPngRestore : public QObject {
   void saveAndReadBack();
   void dropRestoresSettings();
   void foreignPngIsRefused();
+  void missingLoraFileWarns();
   void saveFromWindowAfterDemoRun();
 
  private:
@@ -143,6 +144,27 @@ void TestPngRestore::foreignPngIsRefused() {
   QVERIFY(!window.statusBar()->currentMessage().isEmpty());
   compareRequests(window.currentRequest(), before);
   QVERIFY(!window.restoreFromPng(m_dir.filePath(QStringLiteral("missing.png"))));
+}
+
+void TestPngRestore::missingLoraFileWarns() {
+  // A PNG made with a LoRA that this machine does not have: the settings are restored and the status bar names the
+  // missing file; with the file present there is no warning.
+  dype::GenerationResult result = makeResult();
+  const QString lora = m_dir.filePath(QStringLiteral("style.safetensors"));
+  result.request.loras = {{lora.toStdString(), 0.8, std::string(64, 'a')}};
+  const QString path = m_dir.filePath(QStringLiteral("lora.png"));
+  QCOMPARE(savePng(path, result, 8), QString());
+  Settings settings(m_dir.filePath(QStringLiteral("lora.ini")));
+  MainWindow window(settings);
+  QVERIFY(window.restoreFromPng(path));
+  compareRequests(window.currentRequest(), result.request);
+  const QString message = window.statusBar()->currentMessage();
+  QVERIFY2(message.contains(QStringLiteral("missing")) && message.contains(lora), qPrintable(message));
+  QFile file(lora);
+  QVERIFY(file.open(QIODevice::WriteOnly));
+  file.close();
+  QVERIFY(window.restoreFromPng(path));
+  QVERIFY(!window.statusBar()->currentMessage().contains(QStringLiteral("missing")));
 }
 
 void TestPngRestore::saveFromWindowAfterDemoRun() {
