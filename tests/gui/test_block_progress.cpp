@@ -11,8 +11,10 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
+#include <memory>
 
 #include "core/pipeline/demo_model.h"
+#include "tests/support/worker_thread.h"
 #include "ui/flux_panel.h"
 #include "ui/generation_worker.h"
 #include "ui/main_window.h"
@@ -23,19 +25,8 @@
 using namespace dype::ui;
 
 namespace {
-constexpr int kTimeoutMs = 300000;  // polled with QTRY_* (see test_generation_worker.cpp for why)
-
-GenerationJob demoJob(int size, int steps) {
-  GenerationJob job;
-  job.paths.model = "demo";
-  job.request.prompt = "a lighthouse on a cliff";
-  job.request.width = size;
-  job.request.height = size;
-  job.request.steps = steps;
-  job.request.seed = 7;
-  job.request.preview_every = 0;
-  return job;
-}
+using dype::test::demoJob;
+constexpr int kTimeoutMs = dype::test::kWorkerTimeoutMs;  // polled with QTRY_* (tests/support/worker_thread.h)
 
 int demoBlocks() {
   const auto c = dype::demo_flux_config();
@@ -60,25 +51,21 @@ class TestBlockProgress : public QObject {
   void windowShowsBlocksAndEscStopsMidRun();
 
  private:
-  QThread m_thread;
+  std::unique_ptr<dype::test::WorkerThread> m_fixture;
   GenerationWorker* m_worker = nullptr;
   Client m_client;
   QTemporaryDir m_dir;
 };
 
 void TestBlockProgress::initTestCase() {
-  GenerationWorker::registerMetaTypes();
-  m_worker = new GenerationWorker;
-  m_worker->moveToThread(&m_thread);
+  m_fixture = std::make_unique<dype::test::WorkerThread>();
+  m_worker = m_fixture->worker();
   connect(&m_client, &Client::submit, m_worker, &GenerationWorker::generate);
-  m_thread.start();
 }
 
 void TestBlockProgress::cleanupTestCase() {
-  m_worker->cancel();
-  m_thread.quit();
-  m_thread.wait();
-  delete m_worker;
+  m_fixture.reset();
+  m_worker = nullptr;
 }
 
 void TestBlockProgress::blockProgressInOrder() {

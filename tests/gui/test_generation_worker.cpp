@@ -8,31 +8,17 @@
 #include <QThread>
 #include <QtTest>
 #include <atomic>
+#include <memory>
 
+#include "tests/support/worker_thread.h"
 #include "ui/generation_worker.h"
 
 using dype::ui::GenerationJob;
 using dype::ui::GenerationOutput;
 using dype::ui::GenerationWorker;
 
-namespace {
-// The spies below watch the worker, whose signals are emitted on its own thread. QSignalSpy::wait() can miss such
-// a signal when it arrives between the spy's count check and entering its event loop (a full-timeout stall,
-// seen on CI), so the tests poll with QTRY_* instead, which also keeps this thread's event loop turning.
-constexpr int kTimeoutMs = 300000;  // the shared CI machine can be slow; a pass usually takes a second or two
-
-GenerationJob demoJob(int size, int steps, int previewEvery) {
-  GenerationJob job;
-  job.paths.model = "demo";
-  job.request.prompt = "a lighthouse on a cliff";
-  job.request.width = size;
-  job.request.height = size;
-  job.request.steps = steps;
-  job.request.seed = 7;
-  job.request.preview_every = previewEvery;
-  return job;
-}
-}  // namespace
+using dype::test::demoJob;
+constexpr int kTimeoutMs = dype::test::kWorkerTimeoutMs;  // polled with QTRY_* (tests/support/worker_thread.h)
 
 // Stands in for the main window: sends requests by queued signal.
 class Client : public QObject {
@@ -58,25 +44,21 @@ class TestGenerationWorker : public QObject {
   void estimate();
 
  private:
-  QThread m_thread;
+  std::unique_ptr<dype::test::WorkerThread> m_fixture;
   GenerationWorker* m_worker = nullptr;
   Client m_client;
 };
 
 void TestGenerationWorker::initTestCase() {
-  GenerationWorker::registerMetaTypes();
-  m_worker = new GenerationWorker;
-  m_worker->moveToThread(&m_thread);
+  m_fixture = std::make_unique<dype::test::WorkerThread>();
+  m_worker = m_fixture->worker();
   connect(&m_client, &Client::submit, m_worker, &GenerationWorker::generate);
   connect(&m_client, &Client::submitEstimate, m_worker, &GenerationWorker::estimate);
-  m_thread.start();
 }
 
 void TestGenerationWorker::cleanupTestCase() {
-  m_worker->cancel();
-  m_thread.quit();
-  m_thread.wait();
-  delete m_worker;
+  m_fixture.reset();
+  m_worker = nullptr;
 }
 
 void TestGenerationWorker::progressInOrderAndFinished() {
@@ -85,7 +67,7 @@ void TestGenerationWorker::progressInOrderAndFinished() {
   QSignalSpy failed(m_worker, &GenerationWorker::failed);
   std::atomic<int> inferenceModeSteps{0};
   std::atomic<bool> onWorkerThread{true};
-  QThread* workerThread = &m_thread;
+  QThread* workerThread = m_fixture->thread();
   auto probe = connect(
       m_worker, &GenerationWorker::progress, m_worker,
       [&](int, int, double, double, double) {
