@@ -76,10 +76,7 @@ json file_stats(const std::string& path) {
     ++dtypes[io::dtype_name(t.dtype)];
     bytes += t.nbytes();
     // Scales and format descriptions of quantised files are not model parameters.
-    const bool aux = io::is_quantization_aux(t.name) || t.name.size() > 13 &&
-                     (t.name.compare(t.name.size() - 13, 13, ".scale_weight") == 0 ||
-                      t.name.compare(t.name.size() - 13, 13, ".weight_scale") == 0);
-    if (!aux) params += static_cast<std::uint64_t>(t.numel());
+    if (!io::is_quantization_aux(t.name) && !io::is_weight_scale(t.name)) params += static_cast<std::uint64_t>(t.numel());
   }
   std::string quantization;
   try {

@@ -79,6 +79,10 @@ bool is_quantization_aux(const std::string& name) {
          ends_with(name, ".input_scale") || ends_with(name, ".comfy_quant");
 }
 
+bool is_weight_scale(const std::string& name) {
+  return ends_with(name, ".scale_weight") || ends_with(name, ".weight_scale");
+}
+
 ScaledFp8Form check_quantization(const TensorStore& store, const std::string& prefix) {
   bool marker = false;
   std::vector<std::string> legacy_scales, new_scales;

@@ -36,5 +36,7 @@ StoredWeight read_stored_weight(const TensorStore& store, const std::string& key
 // Tensors that describe quantisation rather than hold parameters (`scaled_fp8`, `X.scale_input`, `X.input_scale`,
 // `X.comfy_quant`): a model that uses its weights has no parameter for them.
 bool is_quantization_aux(const std::string& name);
+// A weight's scale (`X.scale_weight`, `X.weight_scale`): a parameter of the file, not of the model.
+bool is_weight_scale(const std::string& name);
 
 }  // namespace dype::io
