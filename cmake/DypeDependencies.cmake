@@ -19,6 +19,7 @@ endif()
 # loads LibTorch's system protobuf, so core/text has its own exact unigram reader (core/text/sentencepiece_model.h).
 
 find_package(PNG REQUIRED)
+find_package(JPEG REQUIRED)  # users' JPEG start images (core/image/image_file)
 
 if(DYPE_BUILD_GUI)
   # QCustomPlot's Qt 6 CMake package needs Qt6 PrintSupport found first.

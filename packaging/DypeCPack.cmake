@@ -25,7 +25,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # dype-studio_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION "graphics")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 
-set(dype_deb_depends libopenblas0-pthread libpng16-16)
+set(dype_deb_depends libopenblas0-pthread libpng16-16 libjpeg62-turbo)
 if(TORCH_LIBRARY MATCHES "^/usr/lib/" AND Torch_VERSION MATCHES "^([0-9]+)\\.([0-9]+)")
   # Debian names the runtime after major.minor: libtorch1.13 for 1.13.1. libopenblas0-pthread above is what
   # makes its BLAS fast (without it LibTorch falls back to the reference BLAS, ~50x slower).

@@ -8,7 +8,7 @@ for a in "$@"; do
 done
 pkgs=(build-essential cmake ninja-build pkg-config ccache
       libtorch-dev libopenblas0-pthread  # without OpenBLAS LibTorch falls back to reference BLAS (~50x slower)
-      nlohmann-json3-dev libpng-dev
+      nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev
       qt6-base-dev qt6-svg-dev libgl-dev)  # Qt Core/Test also drive the unit tests
 if [ "$want_gui" = 1 ]; then pkgs+=(libqcustomplot-dev xvfb xauth); fi
 if [ "$want_tests" = 1 ]; then pkgs+=(libqcustomplot-dev xvfb xauth python3-numpy python3-pil python3-torch clang libclang-rt-14-dev); fi
