@@ -46,6 +46,14 @@ class SignalObserver final : public dype::StepObserver {
     emit m_worker->decodeProgress(done, total);
     return !m_cancel->load();
   }
+  bool on_encode_tile(int done, int total) override {
+    emit m_worker->encodeProgress(done, total);
+    return !m_cancel->load();
+  }
+  void on_note(const std::string& note) override { emit m_worker->note(QString::fromStdString(note)); }
+  void on_pass(int pass, int passes, int width, int height, int stepsRun, int steps) override {
+    emit m_worker->passStarted(pass, passes, width, height, stepsRun, steps);
+  }
 
  private:
   GenerationWorker* m_worker;

@@ -72,12 +72,17 @@ class GenerationWorker : public QObject {
 
  signals:
   void modelLoaded(const QString& label, bool isDemo, bool isSchnell);
-  void stageChanged(const QString& stage);  // "loading model", "encoding", "denoising", "decoding"
+  // "loading model", "reading image", "encoding", "upscaling", "encoding image", "denoising", "decoding"
+  void stageChanged(const QString& stage);
   void progress(int step, int total, double sigma, double elapsedSeconds, double etaSeconds);
   // Inside step `step` (1-based, in progress): `block` of `totalBlocks` transformer blocks done. Throttled to at
   // most kBlockProgressIntervalMs apart (57 blocks per step can come fast), so not every block is reported.
   void blockProgress(int step, int totalSteps, int block, int totalBlocks);
   void decodeProgress(int tilesDone, int tilesTotal);
+  void encodeProgress(int tilesDone, int tilesTotal);  // the VAE encode of a start image / refine picture
+  // A pass begins (a refine run has 2): its size and the steps it runs of its schedule.
+  void passStarted(int pass, int passes, int width, int height, int stepsRun, int steps);
+  void note(const QString& text);  // how the start image was fitted or converted: for the status line
   void preview(int step, const QImage& image);
   void estimated(const dype::ui::EstimateInfo& info);
   void estimateFailed(const QString& message);

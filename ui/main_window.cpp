@@ -30,6 +30,7 @@
 #include "ui/frequency_plot.h"
 #include "ui/history_strip.h"
 #include "ui/image_view.h"
+#include "ui/image_to_image_panel.h"
 #include "ui/lora_panel.h"
 #include "ui/model_panel.h"
 #include "ui/png_io.h"
@@ -79,6 +80,7 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent) : QMainWindow(parent
   connect(m_flux, &FluxPanel::changed, this, &MainWindow::settingsChanged);
   connect(m_dype, &DypePanel::changed, this, &MainWindow::settingsChanged);
   connect(m_lora, &LoraPanel::changed, this, &MainWindow::settingsChanged);
+  connect(m_img2img, &ImageToImagePanel::changed, this, &MainWindow::settingsChanged);
   connect(m_model, &ModelPanel::changed, this, &MainWindow::settingsChanged);
   connect(m_run, &RunPanel::generateClicked, this, &MainWindow::startGeneration);
   connect(m_run, &RunPanel::cancelClicked, this, &MainWindow::cancelGeneration);
@@ -106,6 +108,7 @@ void MainWindow::buildLayout() {
   m_flux = new FluxPanel;
   m_dype = new DypePanel;
   m_lora = new LoraPanel;
+  m_img2img = new ImageToImagePanel;
   m_model = new ModelPanel;
   m_run = new RunPanel;
   m_view = new ImageView;
@@ -121,6 +124,7 @@ void MainWindow::buildLayout() {
   controlsLayout->addWidget(group(tr("Sampling"), m_flux));
   controlsLayout->addWidget(group(tr("DyPE (RoPE extrapolation)"), m_dype));
   controlsLayout->addWidget(group(tr("LoRA"), m_lora));
+  controlsLayout->addWidget(group(tr("Start image && refine"), m_img2img));
   controlsLayout->addStretch(1);
   auto* scroll = new QScrollArea;
   scroll->setWidget(controls);
@@ -212,6 +216,17 @@ void MainWindow::connectWorker() {
     statusBar()->showMessage(tr("Denoising: %1").arg(text));
   });
   connect(m_worker, &GenerationWorker::decodeProgress, m_run, &RunPanel::setDecodeProgress);
+  connect(m_worker, &GenerationWorker::encodeProgress, m_run, &RunPanel::setEncodeProgress);
+  connect(m_worker, &GenerationWorker::note, this, [this](const QString& text) {
+    if (m_running) statusBar()->showMessage(text, 8000);
+  });
+  connect(m_worker, &GenerationWorker::passStarted, this,
+          [this](int pass, int passes, int width, int height, int stepsRun, int steps) {
+            m_passText = passes > 1 ? tr("pass %1/%2 (%3×%4, %5 of %6 steps)")
+                                          .arg(pass).arg(passes).arg(width).arg(height).arg(stepsRun).arg(steps)
+                                    : QString();
+            if (m_running && !m_passText.isEmpty()) statusBar()->showMessage(m_passText);
+          });
   connect(m_worker, &GenerationWorker::preview, this, &MainWindow::onPreview);
   connect(m_worker, &GenerationWorker::estimated, this, &MainWindow::onEstimated);
   connect(m_worker, &GenerationWorker::estimateFailed, this, &MainWindow::onEstimateFailed);
@@ -255,6 +270,7 @@ dype::GenerationRequest MainWindow::currentRequest() const {
   m_flux->apply(r);
   m_dype->apply(r);
   m_lora->apply(r);
+  m_img2img->apply(r);
   const ModelChoice model = m_model->choice();
   r.device = model.device.toStdString();
   r.dtype = model.dtype.toStdString();
@@ -273,11 +289,19 @@ void MainWindow::restoreRequest(const dype::GenerationRequest& r) {
   m_flux->load(r);
   m_dype->load(r);
   m_lora->load(r);
+  m_img2img->load(r);
 }
 
 void MainWindow::settingsChanged() {
   const QSize size = m_resolution->size();
   m_dype->setImageTokens(std::int64_t((size.height() + 15) / 16) * ((size.width() + 15) / 16));
+  {
+    dype::GenerationRequest r;
+    m_dype->apply(r);
+    m_flux->apply(r);
+    m_img2img->setOutputSize(size.width(), size.height(), r.dype.base_resolution);
+    m_img2img->setSteps(r.steps);
+  }
   m_run->setGenerateEnabled(m_resolution->isValid(), m_resolution->problem());
   m_generateAction->setEnabled(m_resolution->isValid());
   updatePlot();
@@ -351,6 +375,7 @@ void MainWindow::startGeneration() {
   m_settings.setModelChoice(m_model->choice());
   m_runRequest = job.request;
   m_running = true;
+  m_passText.clear();
   m_previewScheduled = false;
   m_pendingPreview = QImage();
   m_run->setRunning(true);
@@ -383,7 +408,9 @@ void MainWindow::onModelLoaded(const QString& label, bool isDemo, bool isSchnell
 
 void MainWindow::onStage(const QString& stage) {
   m_run->setStage(stage);
-  if (m_running) statusBar()->showMessage(stage + QStringLiteral("…"));
+  if (!m_running) return;
+  const QString text = stage + QStringLiteral("…");
+  statusBar()->showMessage(m_passText.isEmpty() ? text : m_passText + QStringLiteral(" · ") + text);
 }
 
 void MainWindow::onProgress(int step, int total, double sigma, double elapsed, double eta) {
@@ -418,8 +445,18 @@ void MainWindow::onFinished(const GenerationOutput& output) {
   m_history->add(output.image, output.thumbnail, output.result, output.seconds);
   m_saveAction->setEnabled(true);
   m_copyAction->setEnabled(true);
-  statusBar()->showMessage(tr("Done in %1: %2").arg(RunPanel::formatDuration(output.seconds),
-                                                    HistoryStrip::summarize(output.result->request)));
+  // img2img / refine: each pass's time too ("pass 1 0:42, pass 2 4:31").
+  QStringList passTimes;
+  const auto& passes = output.result->passes;
+  if (passes.size() > 1 || (!passes.empty() && passes.front().start_index > 0)) {
+    for (std::size_t i = 0; i < passes.size(); ++i)
+      passTimes << tr("pass %1 %2×%3 %4").arg(i + 1).arg(passes[i].width).arg(passes[i].height)
+                       .arg(RunPanel::formatDuration(passes[i].seconds()));
+  }
+  statusBar()->showMessage(tr("Done in %1%2: %3")
+                               .arg(RunPanel::formatDuration(output.seconds),
+                                    passTimes.isEmpty() ? QString() : QStringLiteral(" (") + passTimes.join(QStringLiteral(", ")) + QStringLiteral(")"),
+                                    HistoryStrip::summarize(output.result->request)));
   runEnded();
   emit runFinished();
 }
@@ -506,7 +543,18 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
 void MainWindow::dropEvent(QDropEvent* event) {
   const QList<QUrl> urls = event->mimeData()->urls();
   if (urls.isEmpty()) return;
-  if (restoreFromPng(urls.front().toLocalFile())) event->acceptProposedAction();
+  const QString path = urls.front().toLocalFile();
+  // A PNG with our settings restores them; any other picture becomes the start image (image-to-image).
+  QString error;
+  if (readRequestFromPng(path, &error)) {
+    if (restoreFromPng(path)) event->acceptProposedAction();
+  } else if (m_img2img->setInitImage(path)) {
+    statusBar()->showMessage(tr("%1 is the start image now (image-to-image): %2")
+                                 .arg(QFileInfo(path).fileName(), m_img2img->fitText()), 8000);
+    event->acceptProposedAction();
+  } else {
+    statusBar()->showMessage(error, 8000);
+  }
 }
 
 bool MainWindow::saveImage(const QString& path, int bitDepth) {

@@ -19,6 +19,7 @@ class DypePanel;
 class FluxPanel;
 class FrequencyPlot;
 class HistoryStrip;
+class ImageToImagePanel;
 class LoraPanel;
 class ImageView;
 class ModelPanel;
@@ -50,6 +51,7 @@ class MainWindow : public QMainWindow {
   FluxPanel* fluxPanel() const { return m_flux; }
   DypePanel* dypePanel() const { return m_dype; }
   LoraPanel* loraPanel() const { return m_lora; }
+  ImageToImagePanel* imageToImagePanel() const { return m_img2img; }
   ModelPanel* modelPanel() const { return m_model; }
   RunPanel* runPanel() const { return m_run; }
   ImageView* imageView() const { return m_view; }
@@ -117,6 +119,7 @@ class MainWindow : public QMainWindow {
   FluxPanel* m_flux = nullptr;
   DypePanel* m_dype = nullptr;
   LoraPanel* m_lora = nullptr;
+  ImageToImagePanel* m_img2img = nullptr;
   ModelPanel* m_model = nullptr;
   RunPanel* m_run = nullptr;
   ImageView* m_view = nullptr;
@@ -134,6 +137,7 @@ class MainWindow : public QMainWindow {
   bool m_running = false;
   bool m_isSchnell = false;
   dype::GenerationRequest m_runRequest;
+  QString m_passText;  // "pass 2/2 (4096×4096, 17 of 28 steps)" during a refine run, else empty
   std::shared_ptr<const dype::GenerationResult> m_result;
   QImage m_resultImage;
 

@@ -110,6 +110,12 @@ void RunPanel::setDecodeProgress(int done, int total) {
   m_bar->setFormat(tr("decoding tile %1 / %2").arg(done).arg(total));
 }
 
+void RunPanel::setEncodeProgress(int done, int total) {
+  m_bar->setRange(0, std::max(1, total));
+  m_bar->setValue(done);
+  m_bar->setFormat(tr("encoding image tile %1 / %2").arg(done).arg(total));
+}
+
 void RunPanel::setEstimate(const QString& text, bool fits, const QString& details) {
   m_estimate->setText(text);
   m_estimate->setToolTip(details);

@@ -20,6 +20,7 @@ class RunPanel : public QWidget {
   void setStage(const QString& stage);
   void setProgress(int step, int total, double sigma, double elapsedSeconds, double etaSeconds);
   void setDecodeProgress(int done, int total);
+  void setEncodeProgress(int done, int total);  // img2img / refine: the VAE encode of the picture
   // `details`: the whole plan, shown as the label's tooltip.
   void setEstimate(const QString& text, bool fits, const QString& details = QString());
   void setGenerateEnabled(bool enabled, const QString& why = {});

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -22,6 +23,7 @@
 #include "core/pipeline/memory_plan.h"
 #include "core/pipeline/components.h"
 #include "core/pipeline/model_footprint.h"
+#include "core/pipeline/passes.h"
 #include "core/pipeline/throughput.h"
 #include "core/pipeline/request_metadata.h"
 
@@ -44,6 +46,17 @@ const char* kHelp =
     "  --guidance G         distilled guidance (dev only)                         (default 3.5)\n"
     "  --seed S             noise seed                                            (default 0)\n"
     "  --noise comfy|bfl    noise convention: comfy = float32 CPU normal (ComfyUI), bfl = bf16 (BFL reference)\n"
+    "image to image\n"
+    "  --init-image FILE    start from this PNG or JPEG instead of pure noise (diffusers FluxImg2Img convention)\n"
+    "  --strength S         share of the schedule re-run, (0, 1]; 1 = text-to-image  (default 0.6)\n"
+    "  --init-fit crop|stretch   bring the picture to --width x --height: crop = scale to cover and centre-crop\n"
+    "                       (aspect kept), stretch = scale each axis                 (default crop)\n"
+    "two-pass hi-res refine (the output is --width x --height)\n"
+    "  --refine auto|WxH    pass 1 at this size (auto: the --base-resolution area with the output's aspect),\n"
+    "                       then upscale, encode and re-denoise at the output size with DyPE\n"
+    "  --refine-strength S  img2img strength of pass 2                           (default 0.6)\n"
+    "  --refine-steps N     schedule length of pass 2; it runs about N x strength   (default: --steps)\n"
+    "  --refine-upscale lanczos|bicubic   pixel-space upscale filter              (default lanczos)\n"
     "DyPE\n"
     "  --dype-method M      none | pi | ntk | yarn | vision-yarn                  (default yarn)\n"
     "  --dype-dynamic on|off   strength follows kappa(t) = strength * t^exponent  (default on)\n"
@@ -124,14 +137,15 @@ class CliObserver : public StepObserver {
 
   bool on_step(const StepProgress& p) override {
     last_block_line_ = std::chrono::steady_clock::now();  // the step line just below says as much
+    const std::string pass = p.passes > 1 ? "pass " + std::to_string(p.pass) + "/" + std::to_string(p.passes) + " " : "";
     if (tty_) {
-      std::fprintf(stderr, "\r\033[K[%s] %d/%d  sigma %.4f  %s elapsed  ETA %s ", bar(p.step, p.total).c_str(), p.step,
-                   p.total, p.sigma, clock_str(p.elapsed_s).c_str(), clock_str(p.eta_s).c_str());
+      std::fprintf(stderr, "\r\033[K[%s] %s%d/%d  sigma %.4f  %s elapsed  ETA %s ", bar(p.step, p.total).c_str(),
+                   pass.c_str(), p.step, p.total, p.sigma, clock_str(p.elapsed_s).c_str(), clock_str(p.eta_s).c_str());
       bar_open_ = true;
       if (p.step == p.total) end_bar();
     } else {
-      std::fprintf(stderr, "step %d/%d sigma %.4f elapsed %.1fs eta %.1fs\n", p.step, p.total, p.sigma, p.elapsed_s,
-                   p.eta_s);
+      std::fprintf(stderr, "%sstep %d/%d sigma %.4f elapsed %.1fs eta %.1fs\n", pass.c_str(), p.step, p.total, p.sigma,
+                   p.elapsed_s, p.eta_s);
     }
     std::fflush(stderr);
     return !g_interrupted.load();
@@ -149,16 +163,18 @@ class CliObserver : public StepObserver {
     }
   }
 
-  bool on_decode_tile(int done, int total) override {
-    if (tty_) {
-      std::fprintf(stderr, "\rdecoding tile %d/%d ", done, total);
-      bar_open_ = done < total;
-      if (done == total) std::fprintf(stderr, "\n");
-    } else if (total > 1) {
-      std::fprintf(stderr, "decoded tile %d/%d\n", done, total);
-    }
-    std::fflush(stderr);
-    return !g_interrupted.load();
+  bool on_decode_tile(int done, int total) override { return tile_line("decod", done, total); }
+  bool on_encode_tile(int done, int total) override { return tile_line("encod", done, total); }
+
+  void on_pass(int pass, int passes, int width, int height, int steps_run, int steps) override {
+    if (passes < 2 && steps_run == steps) return;  // plain text-to-image: nothing to say
+    end_bar();
+    std::fprintf(stderr, "pass %d/%d: %dx%d, %d of %d steps\n", pass, passes, width, height, steps_run, steps);
+  }
+
+  void on_note(const std::string& note) override {
+    end_bar();
+    std::fprintf(stderr, "note: %s\n", note.c_str());
   }
 
   void end_bar() {
@@ -167,6 +183,19 @@ class CliObserver : public StepObserver {
   }
 
  private:
+  // "decoding tile 3/8" redrawn on a terminal, "decoded tile 3/8" lines otherwise (verb stem: "decod", "encod").
+  bool tile_line(const char* stem, int done, int total) {
+    if (tty_) {
+      std::fprintf(stderr, "\r%sing tile %d/%d ", stem, done, total);
+      bar_open_ = done < total;
+      if (done == total) std::fprintf(stderr, "\n");
+    } else if (total > 1) {
+      std::fprintf(stderr, "%sed tile %d/%d\n", stem, done, total);
+    }
+    std::fflush(stderr);
+    return !g_interrupted.load();
+  }
+
   static std::string bar(long done, long total) {
     const int width = 30;
     const long filled = total > 0 ? std::min<long>(width, done * width / total) : width;
@@ -222,6 +251,44 @@ LoraRef parse_lora(const std::string& v) {
   return l;
 }
 
+// "auto" (0 x 0) or "WxH".
+std::pair<int, int> parse_refine_size(const std::string& v) {
+  if (v == "auto") return {0, 0};
+  int w = 0, h = 0;
+  char tail = 0;
+  if (std::sscanf(v.c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w <= 0 || h <= 0)
+    throw InvalidArgument("--refine expects auto or a size WxH (pass 1's size, e.g. 1024x1024), got '" + v + "'");
+  return {w, h};
+}
+
+// The final line's per-pass part: "pass 1 1024x1024 28 steps 40.1 s, pass 2 4096x4096 17 of 28 steps from
+// sigma 0.71 (upscale 0.9 s, encode 6.0 s) 310.2 s".
+std::string passes_summary(const GenerationResult& r) {
+  std::string out;
+  char buf[256];
+  for (std::size_t i = 0; i < r.passes.size(); ++i) {
+    const PassResult& p = r.passes[i];
+    std::snprintf(buf, sizeof(buf), "%spass %zu %dx%d: %d", i ? "; " : "", i + 1, p.width, p.height, p.steps_run());
+    out += buf;
+    if (p.start_index > 0) {
+      std::snprintf(buf, sizeof(buf), " of %d steps from sigma %.3f", p.steps, p.sigmas.front());
+      out += buf;
+    } else {
+      out += " steps";
+    }
+    std::snprintf(buf, sizeof(buf), " %.1f s (", p.seconds());
+    out += buf;
+    if (p.seconds_prepare > 0 || p.seconds_encode_image > 0) {
+      std::snprintf(buf, sizeof(buf), "%s %.1f s, encode %.1f s, ", i ? "upscale" : "read", p.seconds_prepare,
+                    p.seconds_encode_image);
+      out += buf;
+    }
+    std::snprintf(buf, sizeof(buf), "denoise %.1f s, decode %.1f s)", p.seconds_denoise, p.seconds_decode);
+    out += buf;
+  }
+  return out;
+}
+
 int parse_int(const Args& a, const std::string& name, long long def, long long lo, long long hi) {
   const long long v = a.get_int(name, def);
   if (v < lo || v > hi)
@@ -241,7 +308,8 @@ int cmd_generate(int argc, char** argv) {
   a.allow_only({"help", "dry-run", "max-memory", "max-vram", "text-encoders", "model", "vae", "clip", "t5", "tokenizers", "lora", "prompt", "width", "height", "steps", "guidance",
                 "seed", "dype-method", "dype-dynamic", "yarn-form", "dype-strength", "dype-exponent",
                 "base-resolution", "shift", "noise", "device", "dtype", "output", "bit-depth", "save-latent",
-                "preview-every", "preview-dir"});
+                "preview-every", "preview-dir", "init-image", "strength", "init-fit", "refine", "refine-strength",
+                "refine-steps", "refine-upscale"});
   if (!a.positional().empty()) throw InvalidArgument("unexpected argument '" + a.positional().front() + "' (see --help)");
   const bool dry_run = a.has("dry-run");
   const auto output = a.get("output");
@@ -281,6 +349,24 @@ int cmd_generate(int argc, char** argv) {
   if (req.preview_every > 0 && preview_dir.empty())
     throw InvalidArgument("--preview-every needs --preview-dir DIR (where the previews go)");
   const auto save_latent = a.get("save-latent");
+  if (auto init = a.get("init-image")) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*init, ec)) throw IoError("--init-image: file '" + *init + "' does not exist");
+    req.init_image = *init;
+  } else if (a.has("strength") || a.has("init-fit")) {
+    throw InvalidArgument("--strength and --init-fit apply to --init-image FILE (for the refine pass: --refine-strength)");
+  }
+  req.strength = a.get_double("strength", req.strength);
+  req.init_fit = a.get_or("init-fit", req.init_fit);
+  if (auto refine = a.get("refine")) {
+    req.refine.enabled = true;
+    std::tie(req.refine.base_width, req.refine.base_height) = parse_refine_size(*refine);
+    req.refine.strength = a.get_double("refine-strength", req.refine.strength);
+    req.refine.steps = parse_int(a, "refine-steps", 0, 0, 10000);
+    req.refine.upscale = a.get_or("refine-upscale", req.refine.upscale);
+  } else if (a.has("refine-strength") || a.has("refine-steps") || a.has("refine-upscale")) {
+    throw InvalidArgument("--refine-strength, --refine-steps and --refine-upscale apply to --refine auto|WxH");
+  }
 
   // Output locations are checked now, not after a long run.
   if (output) check_writable_folder_of(*output, "--output");
@@ -327,11 +413,18 @@ int cmd_generate(int argc, char** argv) {
   // The plan comes from the file headers: a run that cannot fit is refused here, before any weight is read.
   const ModelFootprint footprint = model_footprint(paths, opts);
   req.steps = parse_int(a, "steps", footprint.schnell ? 4 : 28, 1, 10000);
+  const std::vector<PassPlan> passes = plan_passes(req);  // strength, refine size and names: before any loading
   const Throughput speed = cached_throughput(device, dtype);
   opts.flops_per_second = speed.flops_per_second;
   opts.convert_elements_per_second = speed.convert_elements_per_second;
   const MemoryEstimate plan = plan_generation(footprint, req, opts, available_memory_bytes(device), speed);
   if (dry_run) {
+    for (std::size_t i = 0; i < passes.size(); ++i) {
+      const PassPlan& p = passes[i];
+      std::cout << "pass " << i + 1 << ": " << p.width << "x" << p.height << ", " << p.steps_run() << " of " << p.steps
+                << " steps" << (p.from_image ? (i ? " from pass 1's picture upscaled" : " from the init image") : "")
+                << (p.from_image ? ", strength " + std::to_string(p.strength).substr(0, 4) : std::string()) << "\n";
+    }
     std::cout << describe_plan(footprint, plan);
     return 0;
   }
@@ -366,12 +459,16 @@ int cmd_generate(int argc, char** argv) {
                                         {{"format", "pt"}, {"model", result.model_label}});
   export_png(*output, result, req.bit_depth, DYPE_VERSION);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int steps_run = std::max(1, result.steps_run());
+  // img2img and refine: what each pass cost, on the same final line (scripts read the last line).
+  const bool per_pass = result.passes.size() > 1 || (!result.passes.empty() && result.passes.front().start_index > 0);
   std::fprintf(stderr,
                "wrote %s (%dx%d, %d-bit) in %.1f s (encode %.1f s, denoise %.1f s = %.1f s/step, decode %.1f s), peak "
-               "RSS %s\n",
+               "RSS %s%s%s\n",
                output->c_str(), result.image.width, result.image.height, req.bit_depth, total, result.seconds_encode,
-               result.seconds_denoise, result.seconds_denoise / req.steps, result.seconds_decode,
-               format_bytes(result.peak_rss_bytes).c_str());
+               result.seconds_denoise, result.seconds_denoise / steps_run, result.seconds_decode,
+               format_bytes(result.peak_rss_bytes).c_str(), per_pass ? "; " : "",
+               per_pass ? passes_summary(result).c_str() : "");
   return 0;
 }
 

@@ -17,16 +17,21 @@
 #include "core/flux/attention.h"
 #include "core/flux/lora.h"
 #include "core/image/convert.h"
+#include "core/image/image_file.h"
+#include "core/image/resize.h"
 #include "core/io/stored_weight.h"
 #include "core/image/preview.h"
 #include "core/pipeline/components.h"
 #include "core/pipeline/memory_plan.h"
 #include "core/pipeline/model_footprint.h"
+#include "core/pipeline/passes.h"
 #include "core/sampling/denoise.h"
+#include "core/sampling/img2img.h"
 #include "core/sampling/noise.h"
 #include "core/sampling/pack.h"
 #include "core/sampling/schedule.h"
 #include "core/vae/tiled_decode.h"
+#include "core/vae/tiled_encode.h"
 
 namespace dype {
 
@@ -84,13 +89,13 @@ class FluxPipelineImpl : public FluxPipeline {
       }
     } release_cpu_cache_at_exit;
     check_request(r);
+    const std::vector<PassPlan> passes = plan_passes(r);
     // LoRA files are read (or taken from the cache) before any long work: a bad file fails the run at once.
     std::vector<LoraRef> applied_loras = apply_loras(r.loras);
     const MemoryEstimate est = estimate(r);
     if (!est.fits) throw ResourceError(est.advice);
 
     c10::InferenceMode inference;
-    const auto t_start = std::chrono::steady_clock::now();
     auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
     GenerationResult res;
     res.request = r;
@@ -101,6 +106,27 @@ class FluxPipelineImpl : public FluxPipeline {
       res.peak_rss_bytes = peak_rss_bytes();
       return res;
     };
+    auto note = [&](const std::string& text) {
+      res.notes.push_back(text);
+      if (observer) observer->on_note(text);
+    };
+
+    // The init image is read and fitted before the text encoders run: a file that cannot be used fails at once.
+    std::optional<image::LoadedImage> init;
+    double init_seconds = 0;
+    if (!r.init_image.empty()) {
+      if (observer) observer->on_stage("reading image");
+      const auto t_read = std::chrono::steady_clock::now();
+      init = image::load_image(r.init_image, options_.max_pixels * 4);
+      res.request.init_image_sha256 = sha256_file_hex(r.init_image);
+      image::FitPlan fit;
+      init->pixels = image::fit_image(init->pixels, passes.front().width, passes.front().height,
+                                      image::parse_fit_mode(r.init_fit), image::ResizeFilter::Lanczos3, &fit);
+      note("init image " + std::filesystem::path(r.init_image).filename().string() + ": " + fit.describe());
+      for (const auto& n : init->notes) note("init image: " + n);
+      init_seconds = seconds_since(t_read);
+    }
+    const auto t_start = std::chrono::steady_clock::now();
 
     // Text conditioning: CLIP pooled vector y and the T5 sequence txt (float32 end to end, as the reference),
     // from the cache when this prompt was encoded before by these encoder files.
@@ -137,29 +163,138 @@ class FluxPipelineImpl : public FluxPipeline {
     res.seconds_encode = seconds_since(t_start);
     if (cancelled()) return finish_cancelled();
 
-    // Noise (always drawn on the CPU), 2×2 packing, ids, schedule.
+    // The passes: one, or pass 1 at the base size then the refine pass at the output size. Steps and the progress
+    // bar count over both.
+    const int steps_all = total_steps(passes);
+    int steps_before = 0;  // steps of the passes already run
+    at::Tensor picture;    // [1, 3, H, W] float32 CPU: the init image fitted, then each non-final pass's output
+    if (init) picture = std::move(init->pixels);
+    RunContext run{r, y, txt, observer, cancel, steps_all, static_cast<int>(passes.size()), {}};
+    for (std::size_t i = 0; i < passes.size(); ++i) {
+      const PassPlan& pass = passes[i];
+      const bool last = i + 1 == passes.size();
+      if (observer) observer->on_pass(static_cast<int>(i) + 1, static_cast<int>(passes.size()), pass.width, pass.height,
+                                      pass.steps_run(), pass.steps);
+      PassResult pr;
+      pr.width = pass.width;
+      pr.height = pass.height;
+      pr.steps = pass.steps;
+      pr.start_index = pass.start_index;
+      pr.strength = pass.strength;
+      if (i == 0 && init) pr.seconds_prepare = init_seconds;
+      if (i > 0) {
+        // Pass 1's picture to the output size in pixel space (the refine pass re-denoises it from a partial noise
+        // level; DyPE keeps its structure at the new size).
+        if (observer) observer->on_stage("upscaling");
+        const auto t_up = std::chrono::steady_clock::now();
+        picture = image::resize(picture, pass.width, pass.height, image::parse_resize_filter(r.refine.upscale));
+        pr.seconds_prepare = seconds_since(t_up);
+        if (cancelled()) return finish_cancelled();
+      }
+      at::Tensor x0;  // [1, 16, h, w] the encoded picture (img2img)
+      if (pass.from_image) {
+        if (observer) observer->on_stage("encoding image");
+        const auto t_enc = std::chrono::steady_clock::now();
+        try {
+          // Per-tile GroupNorm statistics: the decode's image-wide ones (collected from per-tile-normalised
+          // activations) compound through the encoder's 14 norms and made tiled encodes worse, not better
+          // (tiled_encode.h, tests/unit/test_tiled_encode.cpp).
+          vae::TileOptions eo = tile_options(r);
+          eo.shared_norm = false;
+          x0 = vae::tiled_encode(c_.vae, picture, eo, [&](int done, int total) {
+            const bool go_on = observer ? observer->on_encode_tile(done, total) : true;
+            return go_on && !cancelled();
+          });
+        } catch (const Cancelled&) {
+          return finish_cancelled();
+        }
+        picture = at::Tensor();  // the picture's memory goes before the denoising's
+        pr.seconds_encode_image = seconds_since(t_enc);
+      }
+      at::Tensor decoded;
+      if (i == 0) run.first_denoise = std::chrono::steady_clock::now();
+      if (!run_pass(run, pass, static_cast<int>(i) + 1, steps_before, x0, pr, last ? &res.latent : nullptr, decoded,
+                    last && est.release_text_encoders))
+        return finish_cancelled();
+      steps_before += pass.steps_run();
+      res.passes.push_back(pr);
+      if (last) {
+        res.image = image::tensor_to_rgb(decoded, r.bit_depth == 16);
+      } else {
+        picture = std::move(decoded);
+      }
+    }
+    const PassResult& final_pass = res.passes.back();
+    res.sigmas = final_pass.sigmas;
+    res.shifted = final_pass.shifted;
+    res.mu = final_pass.mu;
+    for (const auto& p : res.passes) {
+      res.seconds_denoise += p.seconds_denoise;
+      res.seconds_decode += p.seconds_decode;  // picture preparation and encoding: per pass in res.passes
+    }
+    res.peak_rss_bytes = peak_rss_bytes();
+    return res;
+  }
+
+ private:
+  int t5_length() const { return is_schnell() ? 256 : 512; }
+
+  static vae::TiledDecodeOptions tile_options(const GenerationRequest& r) {
+    vae::TiledDecodeOptions vo;
+    vo.tile = r.vae_tile;
+    vo.overlap = r.vae_tile_overlap;
+    return vo;
+  }
+
+  // One denoising pass: noise of this pass's size, its schedule from `pass.start_index` (img2img: from the encoded
+  // picture x0 moved to that σ), Euler steps, then the tiled decode into `decoded` ([1, 3, H, W] float32 CPU).
+  // Steps are reported as steps_before + k of steps_all. Returns false when cancelled (nothing decoded).
+  // `drop_weights_before_decode`: memory is tight, so the transformer's pages leave before the decode.
+  // What every pass of one run shares.
+  struct RunContext {
+    const GenerationRequest& r;
+    const at::Tensor& y;    // [1, vec] CLIP pooled
+    const at::Tensor& txt;  // [1, L_txt, ctx] T5
+    StepObserver* observer;
+    const std::atomic<bool>* cancel;
+    int steps_all = 0;  // over all passes
+    int passes = 1;
+    std::chrono::steady_clock::time_point first_denoise;  // progress reports time since pass 1 began denoising
+  };
+
+  bool run_pass(const RunContext& run, const PassPlan& pass, int pass_no, int steps_before, const at::Tensor& x0,
+                PassResult& pr, at::Tensor* latent_out, at::Tensor& decoded, bool drop_weights_before_decode) {
+    const GenerationRequest& r = run.r;
+    const at::Tensor& y = run.y;
+    const at::Tensor& txt = run.txt;
+    StepObserver* observer = run.observer;
+    const std::atomic<bool>* cancel = run.cancel;
+    const int steps_all = run.steps_all;
+    auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
+    // Noise (always drawn on the CPU, from the request's seed at this pass's size), schedule, start latent.
     const at::Tensor noise = sampling::make_noise(
-        r.seed, r.width, r.height, r.noise == NoiseMode::Bfl ? sampling::NoiseConvention::Bfl : sampling::NoiseConvention::Comfy);
+        r.seed, pass.width, pass.height, r.noise == NoiseMode::Bfl ? sampling::NoiseConvention::Bfl : sampling::NoiseConvention::Comfy);
     const std::int64_t lh = noise.size(2), lw = noise.size(3);
-    at::Tensor x = sampling::pack_latent(noise).to(c_.device);                   // [1, L_img, 64] float32
+    const std::optional<double> mu = time_shift_mu(r.shift, flux_image_seq_len(pass.width, pass.height), is_schnell(),
+                                                   r.base_shift, r.max_shift, r.shift_mu);
+    pr.sigmas = sampling::schedule_from(flux_schedule(pass.steps, mu), pass.start_index);
+    pr.shifted = mu.has_value();
+    pr.mu = mu.value_or(0.0);
+    const at::Tensor start = pass.from_image ? sampling::noised_start(x0, noise, pr.sigmas.front()) : noise;
+    at::Tensor x = sampling::pack_latent(start).to(c_.device);                    // [1, L_img, 64] float32
     const at::Tensor img_ids = sampling::image_ids(1, lh, lw).to(c_.device);      // [1, L_img, 3]
     const at::Tensor txt_ids = sampling::text_ids(1, txt.size(1)).to(c_.device);  // [1, L_txt, 3]
-    const std::optional<double> mu = time_shift_mu(r.shift, flux_image_seq_len(r.width, r.height), is_schnell(),
-                                                   r.base_shift, r.max_shift, r.shift_mu);
-    res.sigmas = flux_schedule(r.steps, mu);
-    res.shifted = mu.has_value();
-    res.mu = mu.value_or(0.0);
     const auto f32 = at::TensorOptions().dtype(at::kFloat).device(c_.device);
     const at::Tensor guidance = is_schnell() ? at::Tensor() : at::full({1}, r.guidance, f32);  // [1]
 
-    // Denoising: every model call gets t = σ_k, and DyPE's t = σ_k.
+    // Denoising: every model call gets t = σ_k, and DyPE's t = σ_k (also part-way down an img2img schedule).
     if (observer) observer->on_stage("denoising");
     const auto t_denoise = std::chrono::steady_clock::now();
-    int step_running = 0;  // 1-based step being evaluated: euler_denoise calls velocity once per step
+    int step_running = steps_before;  // 1-based overall step being evaluated: velocity is called once per step
     // Between transformer blocks: progress inside a step, and a stop that does not wait for a step of minutes to
     // end. The Cancelled thrown here becomes a cancelled denoise (x left at the last completed step).
     auto on_block = [&](int block, int total_blocks) {
-      const bool go_on = observer ? observer->on_block(step_running, r.steps, block, total_blocks) : true;
+      const bool go_on = observer ? observer->on_block(step_running, steps_all, block, total_blocks) : true;
       if (!go_on || cancelled()) throw Cancelled();
     };
     auto velocity = [&](const at::Tensor& xk, double sigma) {
@@ -174,63 +309,56 @@ class FluxPipelineImpl : public FluxPipeline {
     auto on_step = [&](const sampling::EulerStep& s) {
       bool go_on = true;
       if (observer) {
+        // Golden diagnostics keep the pass's own 0-based step index.
         observer->on_step_tensors(s.index, *s.x_in, *s.pred);
         StepProgress p;
-        p.step = s.index + 1;
-        p.total = s.total;
+        p.step = steps_before + s.index + 1;
+        p.total = steps_all;
+        p.pass = pass_no;
+        p.passes = run.passes;
         p.sigma = s.sigma;
-        p.elapsed_s = seconds_since(t_denoise);
-        p.eta_s = p.elapsed_s / p.step * (p.total - p.step);
+        p.elapsed_s = seconds_since(run.first_denoise);
+        // At this pass's pace (a refine's pass 2 is slower per step: the estimate grows when it begins).
+        p.eta_s = seconds_since(t_denoise) / (s.index + 1) * (steps_all - p.step);
         go_on = observer->on_step(p);
         if (go_on && r.preview_every > 0 && p.step % r.preview_every == 0 && !cancelled())
           observer->on_preview(p.step, preview(s.x0_estimate(), lh, lw, r));
       }
       return go_on && !cancelled();
     };
-    const auto status = sampling::euler_denoise(x, res.sigmas, velocity, on_step, cancel);
-    res.seconds_denoise = seconds_since(t_denoise);
-    if (status == sampling::DenoiseStatus::Cancelled) return finish_cancelled();
+    const auto status = sampling::euler_denoise(x, pr.sigmas, velocity, on_step, cancel);
+    pr.seconds_denoise = seconds_since(t_denoise);
+    if (status == sampling::DenoiseStatus::Cancelled) return false;
 
     // Memory is tight (the plan released the text encoders): the transformer's pages leave this process while the
     // VAE decodes, instead of adding the decode's working set on top of them. They stay in the page cache while
     // memory allows, so the next run faults them back in cheaply.
-    if (est.release_text_encoders && c_.transformer_store) c_.transformer_store->drop_resident_pages();
+    if (drop_weights_before_decode && c_.transformer_store) c_.transformer_store->drop_resident_pages();
 
     // Unpack and decode (tiled; progress and cancellation per tile).
     const at::Tensor z = sampling::unpack_latent(x, lh, lw);  // [1, 16, H/8, W/8] normalised latent
-    res.latent = z.to(at::kCPU, at::kFloat).contiguous();
+    x = at::Tensor();
+    if (latent_out) *latent_out = z.to(at::kCPU, at::kFloat).contiguous();
     if (observer) observer->on_stage("decoding");
     const auto t_decode = std::chrono::steady_clock::now();
-    vae::TiledDecodeOptions vo;
-    vo.tile = r.vae_tile;
-    vo.overlap = r.vae_tile_overlap;
-    at::Tensor image;
     try {
-      image = vae::tiled_decode(c_.vae, z, vo, [&](int done, int total) {
+      decoded = vae::tiled_decode(c_.vae, z, tile_options(r), [&](int done, int total) {
         const bool go_on = observer ? observer->on_decode_tile(done, total) : true;
         return go_on && !cancelled();
       });  // [1, 3, H, W] float32 CPU
     } catch (const Cancelled&) {
-      return finish_cancelled();
+      return false;
     }
-    res.image = image::tensor_to_rgb(image, r.bit_depth == 16);
-    res.seconds_decode = seconds_since(t_decode);
-    res.peak_rss_bytes = peak_rss_bytes();
-    return res;
+    pr.seconds_decode = seconds_since(t_decode);
+    return true;
   }
-
- private:
-  int t5_length() const { return is_schnell() ? 256 : 512; }
 
   // Cheap preview of the denoised estimate: the linear projection, or a full (tiled) VAE decode when asked.
   RgbImage preview(const at::Tensor& x0_tokens, std::int64_t lh, std::int64_t lw, const GenerationRequest& r) const {
     const at::Tensor z = sampling::unpack_latent(x0_tokens, lh, lw);  // [1, 16, h, w]
     if (!r.preview_vae) return image::latent_preview(z);
-    vae::TiledDecodeOptions vo;
-    vo.tile = r.vae_tile;
-    vo.overlap = r.vae_tile_overlap;
     auto ae = c_.vae;
-    return image::tensor_to_rgb(vae::tiled_decode(ae, z, vo));
+    return image::tensor_to_rgb(vae::tiled_decode(ae, z, tile_options(r)));
   }
 
   void check_request(const GenerationRequest& r) const {

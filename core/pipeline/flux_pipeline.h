@@ -46,6 +46,7 @@ struct MemoryEstimate {
   std::uint64_t weights_bytes = 0;      // resident weights on the compute device during denoising
   std::uint64_t activations_bytes = 0;  // transformer activations at the requested size (+ one layer's weight)
   std::uint64_t decode_bytes = 0;       // tiled VAE decode working set
+  std::uint64_t image_encode_bytes = 0; // img2img / refine: the picture and the tiled VAE encode working set
   std::uint64_t text_bytes = 0;         // text encoder weights while encoding
   std::uint64_t encode_bytes = 0;       // peak of the encoding phase (text weights + T5 working set)
   bool release_text_encoders = false;   // the plan frees the text encoders after encoding
@@ -53,8 +54,8 @@ struct MemoryEstimate {
   std::uint64_t available_bytes = 0;    // free memory on the device, or the budget asked for (0 = unknown)
   bool fits = true;
   std::string advice;                   // what to change when it does not fit
-  double seconds_per_step = 0;          // estimate from measured throughput (0 = unknown)
-  double seconds_total = 0;             // steps × seconds_per_step + encode + decode estimates (0 = unknown)
+  double seconds_per_step = 0;          // estimate at the output size from measured throughput (0 = unknown)
+  double seconds_total = 0;             // every pass's steps at its size + text encoding (0 = unknown)
 };
 
 class FluxPipeline {

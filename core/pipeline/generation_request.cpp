@@ -73,7 +73,26 @@ nlohmann::json GenerationRequest::to_json() const {
     }
     j["loras"] = list;
   }
+  // Written only when used, so a text-to-image record stays as it was.
+  if (!init_image.empty()) {
+    j["init_image"] = {{"file", std::filesystem::path(init_image).filename().string()},
+                       {"path", init_image},
+                       {"strength", strength},
+                       {"fit", init_fit},
+                       {"sha256", init_image_sha256}};
+  }
+  if (refine.enabled) {
+    j["refine"] = {{"base_width", refine.base_width}, {"base_height", refine.base_height},
+                   {"strength", refine.strength},     {"steps", refine.steps},
+                   {"upscale", refine.upscale}};
+  }
   return j;
+}
+
+int GenerationResult::steps_run() const {
+  int n = 0;
+  for (const auto& p : passes) n += p.steps_run();
+  return passes.empty() ? request.steps : n;
 }
 
 namespace {
@@ -137,6 +156,23 @@ GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
       read(e, "sha256", &l.sha256, "loras.");
       r.loras.push_back(l);
     }
+  }
+  if (auto it = j.find("init_image"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) throw InvalidArgument("generation settings: 'init_image' must be an object, got " + it->dump());
+    read(*it, "file", &r.init_image, "init_image.");
+    read(*it, "path", &r.init_image, "init_image.");
+    read(*it, "strength", &r.strength, "init_image.");
+    read(*it, "fit", &r.init_fit, "init_image.");
+    read(*it, "sha256", &r.init_image_sha256, "init_image.");
+  }
+  if (auto it = j.find("refine"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) throw InvalidArgument("generation settings: 'refine' must be an object, got " + it->dump());
+    r.refine.enabled = true;
+    read(*it, "base_width", &r.refine.base_width, "refine.");
+    read(*it, "base_height", &r.refine.base_height, "refine.");
+    read(*it, "strength", &r.refine.strength, "refine.");
+    read(*it, "steps", &r.refine.steps, "refine.");
+    read(*it, "upscale", &r.refine.upscale, "refine.");
   }
   return r;
 }

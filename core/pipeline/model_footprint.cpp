@@ -13,8 +13,10 @@
 #include "core/io/weight_quantization.h"
 #include "core/pipeline/components.h"
 #include "core/pipeline/memory_plan.h"
+#include "core/pipeline/passes.h"
 #include "core/text/text_checkpoint.h"
 #include "core/vae/tiled_decode.h"
+#include "core/vae/tiled_encode.h"
 
 namespace dype {
 
@@ -166,6 +168,7 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   const at::Device device = parse_device(options.device);
   const at::ScalarType dtype = parse_compute_dtype(options.dtype, device);
   const std::int64_t txt_tokens = fp.schnell ? 256 : 512;
+  const std::vector<PassPlan> passes = plan_passes(r);
 
   MemoryPlanInput in;
   in.device = device;
@@ -191,6 +194,17 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   m.activations_bytes = transformer_activation_bytes(in, img_tokens + txt_tokens) + fp.transformer.layer_temp_bytes;
   const std::uint64_t px = static_cast<std::uint64_t>(r.width) * static_cast<std::uint64_t>(r.height);
   m.decode_bytes = in.decode_bytes + (device.is_cpu() ? px * 3 * 4 + px * 3 + (in.keep_16bit ? px * 6 : 0) : 0);
+  // img2img / refine: the picture (float32; for a refine also pass 1's picture while it is upscaled) and the
+  // tiled encode's working set, before the denoising of that pass and with the weights loaded.
+  for (std::size_t i = 0; i < passes.size(); ++i) {
+    const PassPlan& p = passes[i];
+    if (!p.from_image) continue;
+    const std::uint64_t ppx = static_cast<std::uint64_t>(p.width) * static_cast<std::uint64_t>(p.height);
+    std::uint64_t bytes = ppx * 3 * 4 + vae::estimate_encode_bytes(vae_cfg, 2 * ((p.height + 15) / 16),
+                                                                   2 * ((p.width + 15) / 16), vo, dtype);
+    if (i > 0) bytes += static_cast<std::uint64_t>(passes[i - 1].width) * passes[i - 1].height * 3 * 4;
+    m.image_encode_bytes = std::max(m.image_encode_bytes, bytes);
+  }
   m.text_bytes = fp.text_bytes();
   // T5 on its own: per layer the gated MLP (3 × d_ff) and attention scores (heads × L × L, and their softmax).
   const auto L = static_cast<std::uint64_t>(txt_tokens);
@@ -199,7 +213,8 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   m.encode_bytes = m.text_bytes + t5_work;
   const std::uint64_t budget = options.max_memory_bytes ? options.max_memory_bytes : available_bytes;
   m.available_bytes = budget;
-  const std::uint64_t denoise = m.weights_bytes + std::max(m.activations_bytes, m.decode_bytes);
+  const std::uint64_t denoise =
+      m.weights_bytes + std::max({m.activations_bytes, m.decode_bytes, m.image_encode_bytes});
   switch (options.text_encoders) {
     case TextEncoderPolicy::Keep: m.release_text_encoders = false; break;
     case TextEncoderPolicy::Release: m.release_text_encoders = true; break;
@@ -217,15 +232,22 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   m.peak_bytes = std::max(shared_memory ? m.encode_bytes : 0, denoise + text_during_denoise);
 
   if (speed.known()) {
-    const double flops = transformer_flops_per_step(fp.config, r.width, r.height, txt_tokens, parameters_of(fp.config));
+    // Every pass at its own size (a refine's pass 1 is small) for the steps it runs (img2img runs fewer).
     const double convert = speed.convert_elements_per_second > 0
                                ? static_cast<double>(fp.transformer.converted_elements) / speed.convert_elements_per_second
                                : 0.0;
-    m.seconds_per_step = flops / speed.flops_per_second + convert;
+    double denoise_s = 0;
+    for (const PassPlan& p : passes) {
+      const double spp = transformer_flops_per_step(fp.config, p.width, p.height, txt_tokens, parameters_of(fp.config)) /
+                             speed.flops_per_second + convert;
+      denoise_s += spp * p.steps_run();
+    }
+    m.seconds_per_step = transformer_flops_per_step(fp.config, r.width, r.height, txt_tokens, parameters_of(fp.config)) /
+                             speed.flops_per_second + convert;
     const double t5_flops = 2.0 * static_cast<double>(fp.t5_layers) *
                             (4.0 * fp.t5_d_model * fp.t5_d_model + 3.0 * fp.t5_d_model * fp.t5_d_ff) *
                             static_cast<double>(L);
-    m.seconds_total = m.seconds_per_step * r.steps + t5_flops / speed.flops_per_second;
+    m.seconds_total = denoise_s + t5_flops / speed.flops_per_second;
   }
 
   if (budget == 0) {
@@ -291,6 +313,9 @@ std::string describe_plan(const ModelFootprint& fp, const MemoryEstimate& m) {
      << format_bytes(m.activations_bytes) << ")\n";
   os << "  decoding      " << format_bytes(m.weights_bytes + m.decode_bytes) << " (weights + tiled decode "
      << format_bytes(m.decode_bytes) << ")\n";
+  if (m.image_encode_bytes)
+    os << "  image encode  " << format_bytes(m.weights_bytes + m.image_encode_bytes) << " (weights + picture and "
+       << "tiled encode " << format_bytes(m.image_encode_bytes) << ")\n";
   os << "  text encoders " << (m.release_text_encoders ? "released after encoding" : "kept loaded") << "\n";
   os << "  peak          " << format_bytes(m.peak_bytes) << " of "
      << (m.available_bytes ? format_bytes(m.available_bytes) : std::string("unknown")) << " available: "

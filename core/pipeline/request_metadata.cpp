@@ -57,6 +57,15 @@ std::string a1111_parameters(const GenerationRequest& r, const std::string& mode
     }
     os << ", Lora hashes: " << nlohmann::json(hashes).dump() << ", Lora strengths: " << nlohmann::json(strengths).dump();
   }
+  // A1111's names for img2img and hires fix (its "Hires upscale" is a factor; ours a size, given as such).
+  if (!r.init_image.empty()) os << ", Denoising strength: " << num(r.strength);
+  if (r.refine.enabled) {
+    os << ", Hires resize: " << r.width << "x" << r.height << ", Hires steps: " << (r.refine.steps ? r.refine.steps : r.steps)
+       << ", Hires denoising strength: " << num(r.refine.strength) << ", Hires upscaler: " << r.refine.upscale
+       << ", First pass size: "
+       << (r.refine.base_width ? std::to_string(r.refine.base_width) + "x" + std::to_string(r.refine.base_height)
+                               : std::string("auto"));
+  }
   os << ", Noise: " << noise_mode_name(r.noise) << ", Dtype: " << r.dtype
      << ", Version: " << quote_if_needed("DyPE Studio " + version);
   return os.str();
@@ -74,6 +83,21 @@ std::vector<image::PngText> png_metadata(const GenerationResult& result, const s
                      {"decode", result.seconds_decode}}},
   };
   if (result.shifted) j["mu"] = result.mu;
+  if (result.passes.size() > 1 || (!result.passes.empty() && result.passes.front().start_index > 0)) {
+    // img2img / refine: each pass as it ran (size, the schedule slice, timings).
+    nlohmann::json passes = nlohmann::json::array();
+    for (const auto& p : result.passes) {
+      nlohmann::json e = {{"width", p.width},           {"height", p.height},
+                          {"steps", p.steps},           {"start_index", p.start_index},
+                          {"strength", p.strength},     {"sigmas", p.sigmas},
+                          {"shifted", p.shifted},
+                          {"timings_s", {{"prepare", p.seconds_prepare}, {"encode_image", p.seconds_encode_image},
+                                         {"denoise", p.seconds_denoise}, {"decode", p.seconds_decode}}}};
+      if (p.shifted) e["mu"] = p.mu;
+      passes.push_back(e);
+    }
+    j["passes"] = passes;
+  }
   return {
       {"parameters", a1111_parameters(result.request, result.model_label, result.shifted, result.mu, version)},
       {kPngJsonKey, j.dump()},

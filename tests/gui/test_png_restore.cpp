@@ -2,14 +2,13 @@
 // Export and restore round trip: a result saved as 8- or 16-bit PNG through core/image carries its request, and
 // dropping that PNG on the window puts the prompt and every setting back into the controls. A PNG without our
 // metadata is refused with a message and changes nothing.
-#include <QMimeData>
 #include <QSignalSpy>
 #include <QStatusBar>
 #include <QTemporaryDir>
-#include <QUrl>
 #include <QtTest>
 
 #include "core/image/png_metadata.h"
+#include "tests/support/drop.h"
 #include "ui/flux_panel.h"
 #include "ui/main_window.h"
 #include "ui/png_io.h"
@@ -67,15 +66,6 @@ void compareRequests(const dype::GenerationRequest& a, const dype::GenerationReq
   QCOMPARE(a.max_shift, b.max_shift);
 }
 
-void drop(QWidget* target, const QString& path) {
-  QMimeData mime;
-  mime.setUrls({QUrl::fromLocalFile(path)});
-  QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-  QApplication::sendEvent(target, &enter);
-  QDropEvent dropEvent(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-  QApplication::sendEvent(target, &dropEvent);
-}
-
 }  // namespace
 
 class TestPngRestore : public QObject {
@@ -124,7 +114,7 @@ void TestPngRestore::dropRestoresSettings() {
   Settings settings(m_dir.filePath(QStringLiteral("drop.ini")));
   MainWindow window(settings);
   window.fluxPanel()->setRandomSeed(true);
-  drop(&window, path);
+  dype::test::drop_file(&window, path);
   compareRequests(window.currentRequest(), result.request);
   QVERIFY(!window.fluxPanel()->randomSeed());  // the restored seed is kept for the next run
 }
