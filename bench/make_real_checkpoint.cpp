@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "core/common/error.h"
+#include "core/common/strings.h"
 #include "core/flux/config.h"
 #include "core/flux/model.h"
 #include "core/io/dtype.h"
@@ -445,9 +446,7 @@ struct FilePlan {
   std::uint64_t file_bytes() const { return header.size() + data_bytes; }
 };
 
-bool ends_with(const std::string& s, const std::string& t) {
-  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
-}
+using dype::ends_with;  // core/common/strings.h
 bool contains(const std::string& s, const char* t) { return s.find(t) != std::string::npos; }
 
 // Token / position tables: looked up, not multiplied, so they get unit variance like trained tables roughly have.

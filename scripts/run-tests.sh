@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite with ctest (unit, golden, gui, acceptance).
+# Checks the include floors (scripts/check-layers.sh), installs what is missing, builds, and runs the whole test
+# suite with ctest (unit, golden, gui, acceptance).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# The include floors first (DESIGN.md §1): a layering violation fails CI before minutes of building.
+bash "$root/scripts/check-layers.sh"
 "$root/scripts/install-deps.sh" --gui --tests
 "$root/scripts/build.sh"
 cd "${DYPE_BUILD_DIR:-$root/build}"

@@ -32,10 +32,92 @@ QString lambdaTTip() {
                      "falls (paper: 2; higher = sharper detail, lower = more structure).");
 }
 
+QString paperFormNote() {
+  return QObject::tr("The paper's κ = t^λt fixes λs = 1.");
+}
+
 }  // namespace
+
+const char* dypePresetName(DypePreset p) {
+  switch (p) {
+    case DypePreset::Auto: return "auto";
+    case DypePreset::Paper: return "paper";
+    case DypePreset::ComfyUI: return "comfyui";
+    case DypePreset::Custom: break;
+  }
+  return "custom";
+}
+
+DypePreset parseDypePreset(const QString& name) {
+  for (DypePreset p : {DypePreset::Auto, DypePreset::Paper, DypePreset::ComfyUI})
+    if (name == QLatin1String(dypePresetName(p))) return p;
+  return DypePreset::Custom;
+}
+
+// The numbers are the published ones (DYPE.md §2.13 and §4), none invented:
+// - Paper: DyPE paper v2 App. C and the official code: DY-YaRN in the paper form (κ_y = t², so λs is not used),
+//   λs = λt = 2 (DY-NTK's best), base 1024 px, μ clamped at 1.15 for dev (our Auto shift = the official code).
+// - ComfyUI: ComfyUI-DyPE v2.3.0 node defaults: vision_yarn, DyPE on, λs = λt = 2, base 1024, yarn_alt_scaling
+//   off (= isotropic for its `yarn`), μ = max_shift (1.15) above the base size = our Clamp policy.
+// - Auto: InvokeAI's `auto` preset, the one published rule that sets λs from the output size. With
+//   s = max(W, H) / base: DyPE off up to 1.5·base (1536 px at base 1024: "just above native" needs no
+//   extrapolation there), else DY-NTK with λs = min(2·s, 8) and λt = 2, one s for both axes (InvokeAI computes
+//   a single s from the pixels, hence isotropic). InvokeAI only has DY-NTK, and the rule is tuned for it: its λs
+//   multiplies the NTK exponent, so λs = 8 at 4096² extrapolates far more at t = 1 than the paper's λs = 2; the
+//   time shift is left alone (InvokeAI's unclamped line gives μ = 11.55 at 4096², unusable per DYPE.md §3).
+void applyDypePreset(DypePreset preset, int width, int height, dype::GenerationRequest& r) {
+  auto& d = r.dype;
+  switch (preset) {
+    case DypePreset::Custom:
+      return;
+    case DypePreset::Paper:
+      d.method = DypeMethod::YaRN;
+      d.dynamic = true;
+      d.yarn_form = YarnForm::Paper;
+      d.lambda_s = 2.0;
+      d.lambda_t = 2.0;
+      d.base_resolution = 1024;
+      d.isotropic = false;
+      r.shift = ShiftPolicy::Auto;
+      r.shift_mu = 1.15;
+      r.base_shift = 0.5;
+      r.max_shift = 1.15;
+      return;
+    case DypePreset::ComfyUI:
+      d.method = DypeMethod::VisionYaRN;
+      d.dynamic = true;
+      d.yarn_form = YarnForm::Comfy;
+      d.lambda_s = 2.0;
+      d.lambda_t = 2.0;
+      d.base_resolution = 1024;
+      d.isotropic = true;
+      r.shift = ShiftPolicy::Clamp;
+      r.base_shift = 0.5;
+      r.max_shift = 1.15;
+      return;
+    case DypePreset::Auto: {
+      const double base = std::max(16, d.base_resolution);
+      const double s = double(std::max(width, height)) / base;
+      d.lambda_t = 2.0;
+      d.isotropic = true;
+      d.yarn_form = YarnForm::Paper;
+      if (s <= 1.5) {
+        d.method = DypeMethod::None;
+        d.dynamic = false;
+        d.lambda_s = 2.0;
+      } else {
+        d.method = DypeMethod::NTK;
+        d.dynamic = true;
+        d.lambda_s = std::min(2.0 * s, 8.0);
+      }
+      return;
+    }
+  }
+}
 
 DypePanel::DypePanel(QWidget* parent)
     : QWidget(parent),
+      m_preset(new QComboBox(this)),
       m_method(new QComboBox(this)),
       m_dynamic(new QCheckBox(tr("DyPE (dynamic over the schedule)"), this)),
       m_yarnForm(new QComboBox(this)),
@@ -46,7 +128,24 @@ DypePanel::DypePanel(QWidget* parent)
       m_baseShift(new QDoubleSpinBox(this)),
       m_maxShift(new QDoubleSpinBox(this)),
       m_muLabel(new QLabel(this)),
+      m_lambdaSLabel(new QLabel(tr("Strength λ&s"), this)),
+      m_lambdaSNote(new QLabel(paperFormNote(), this)),
       m_reset(new QPushButton(tr("Reset to paper defaults"), this)) {
+  m_preset->setObjectName(QStringLiteral("dypePresetCombo"));
+  m_preset->addItem(tr("Custom"), int(DypePreset::Custom));
+  m_preset->addItem(tr("Auto (from the output size)"), int(DypePreset::Auto));
+  m_preset->addItem(tr("Paper (λs = 2, λt = 2)"), int(DypePreset::Paper));
+  m_preset->addItem(tr("ComfyUI defaults"), int(DypePreset::ComfyUI));
+  m_preset->setItemData(1, tr("InvokeAI's rule: s = max(W, H) / base; DyPE off up to 1.5·base, else DY-NTK with "
+                              "λs = min(2·s, 8), λt = 2, one scale for both axes. Follows the output size."),
+                        Qt::ToolTipRole);
+  m_preset->setItemData(2, tr("DyPE paper v2: DY-YaRN (paper form), λs = λt = 2, base 1024 px, μ clamped at "
+                              "1.15."),
+                        Qt::ToolTipRole);
+  m_preset->setItemData(3, tr("ComfyUI-DyPE v2.3 node defaults: Vision-YaRN, λs = λt = 2, base 1024 px, μ = max "
+                              "shift above the base size."),
+                        Qt::ToolTipRole);
+  m_preset->setToolTip(tr("Published DyPE settings. Changing a value they set makes the choice “Custom”."));
   m_method->setObjectName(QStringLiteral("methodCombo"));
   m_method->addItem(tr("None (plain RoPE)"), int(DypeMethod::None));
   m_method->addItem(tr("PI (position interpolation)"), int(DypeMethod::PI));
@@ -93,11 +192,20 @@ DypePanel::DypePanel(QWidget* parent)
   m_maxShift->setRange(-5.0, 10.0);
   m_maxShift->setValue(1.15);
   m_maxShift->setToolTip(tr("μ of the FLUX line at 4096 image tokens (1024²) and the clamp value (default 1.15)."));
+  m_lambdaSLabel->setBuddy(m_lambdaS.spin);
+  m_lambdaSNote->setObjectName(QStringLiteral("lambdaSNote"));
+  m_lambdaSNote->setWordWrap(true);
+  {
+    QFont small = m_lambdaSNote->font();
+    small.setPointSizeF(small.pointSizeF() * 0.85);
+    m_lambdaSNote->setFont(small);
+  }
+  m_lambdaSNote->setEnabled(false);  // grey, like the controls it explains
   m_muLabel->setObjectName(QStringLiteral("muLabel"));
   m_muLabel->setWordWrap(true);
   m_reset->setObjectName(QStringLiteral("resetDypeButton"));
-  m_reset->setToolTip(tr("YaRN with DyPE, paper form, λs = λt = 2, base 1024 px, automatic time shift "
-                         "(DyPE paper v2, App. C)."));
+  m_reset->setToolTip(tr("The “Paper” preset: YaRN with DyPE, paper form, λs = λt = 2, base 1024 px, automatic "
+                         "time shift (DyPE paper v2, App. C)."));
 
   // QFormLayout gives a row's label a buddy only when the field is a widget; for a layout the mnemonic would
   // show as a literal '&'.
@@ -114,10 +222,12 @@ DypePanel::DypePanel(QWidget* parent)
     return row;
   };
   auto* rope = new QFormLayout;
+  rope->addRow(tr("&Preset"), m_preset);
   rope->addRow(tr("&Method"), m_method);
   rope->addRow(QString(), m_dynamic);
   rope->addRow(tr("YaRN &form"), m_yarnForm);
-  rope->addRow(buddyLabel(tr("Strength λ&s"), m_lambdaS.spin), lambdaRow(m_lambdaS));
+  rope->addRow(m_lambdaSLabel, lambdaRow(m_lambdaS));
+  rope->addRow(QString(), m_lambdaSNote);
   rope->addRow(buddyLabel(tr("Exponent λ&t"), m_lambdaT.spin), lambdaRow(m_lambdaT));
   rope->addRow(tr("&Base resolution"), m_baseResolution);
   rope->addRow(QString(), m_isotropic);
@@ -138,6 +248,7 @@ DypePanel::DypePanel(QWidget* parent)
   layout->addWidget(shiftBox);
   layout->addWidget(m_reset, 0, Qt::AlignLeft);
 
+  connect(m_preset, &QComboBox::activated, this, &DypePanel::presetChosen);
   connect(m_method, &QComboBox::currentIndexChanged, this, &DypePanel::emitChanged);
   connect(m_dynamic, &QCheckBox::toggled, this, &DypePanel::emitChanged);
   connect(m_yarnForm, &QComboBox::currentIndexChanged, this, &DypePanel::emitChanged);
@@ -236,21 +347,51 @@ void DypePanel::load(const dype::GenerationRequest& r) {
   setConfig(r.dype);  // emits one change for the lot
 }
 
-void DypePanel::resetToPaperDefaults() {
-  dype::GenerationRequest defaults;
-  defaults.dype.method = DypeMethod::YaRN;
-  defaults.dype.dynamic = true;
-  defaults.dype.yarn_form = YarnForm::Paper;
-  defaults.dype.lambda_s = 2.0;
-  defaults.dype.lambda_t = 2.0;
-  defaults.dype.base_resolution = 1024;
-  defaults.dype.isotropic = false;
-  defaults.shift = ShiftPolicy::Auto;
-  defaults.shift_mu = 1.15;
-  defaults.base_shift = 0.5;
-  defaults.max_shift = 1.15;
-  load(defaults);
+void DypePanel::resetToPaperDefaults() { setPreset(DypePreset::Paper); }
+
+DypePreset DypePanel::preset() const { return DypePreset(m_preset->currentData().toInt()); }
+
+void DypePanel::setPreset(DypePreset preset) {
+  {
+    const QSignalBlocker block(m_preset);
+    m_preset->setCurrentIndex(std::max(0, m_preset->findData(int(preset))));
+  }
+  presetChosen();
 }
+
+void DypePanel::presetChosen() {
+  const DypePreset p = preset();
+  if (p == DypePreset::Custom) return;  // keeps the values: "Custom" only names them
+  dype::GenerationRequest r;
+  apply(r);
+  applyDypePreset(p, m_width, m_height, r);
+  load(r);  // one change for the lot; the values match the preset, so it stays selected
+}
+
+bool DypePanel::matchesPreset(DypePreset p) const {
+  if (p == DypePreset::Custom) return true;
+  dype::GenerationRequest now;
+  apply(now);
+  dype::GenerationRequest want = now;
+  applyDypePreset(p, m_width, m_height, want);
+  const auto& a = now.dype;
+  const auto& b = want.dype;
+  // λ as the spin box holds it (two decimals): λs = 2·2.6667 shows as 5.33.
+  const auto same = [](double x, double y) { return std::abs(x - y) < 0.006; };
+  return a.method == b.method && a.dynamic == b.dynamic && a.yarn_form == b.yarn_form && a.isotropic == b.isotropic &&
+         a.base_resolution == b.base_resolution &&
+         same(a.lambda_s, b.lambda_s) && same(a.lambda_t, b.lambda_t) && now.shift == want.shift &&
+         same(now.base_shift, want.base_shift) && same(now.max_shift, want.max_shift);
+}
+
+void DypePanel::setOutputSize(int width, int height) {
+  m_width = width;
+  m_height = height;
+  // Only when something changes: load() emits changed(), and the window answers a change with setOutputSize.
+  if (preset() == DypePreset::Auto && !matchesPreset(DypePreset::Auto)) presetChosen();
+}
+
+QString DypePanel::lambdaSNote() const { return m_lambdaSNote->isHidden() ? QString() : m_lambdaSNote->text(); }
 
 void DypePanel::setImageTokens(std::int64_t tokens) {
   m_tokens = tokens;
@@ -267,9 +408,22 @@ QString DypePanel::muText() const { return m_muLabel->text(); }
 
 void DypePanel::emitChanged() {
   if (m_loading) return;
+  // The combo names the values: a preset whose values were edited becomes Custom, and values that equal a fixed
+  // preset (restored from a PNG, an old settings file, typed back by hand) show its name. Auto is a mode that
+  // follows the size, so only choosing it selects it.
+  DypePreset shown = preset();
+  if (!matchesPreset(shown)) shown = DypePreset::Custom;
+  if (shown == DypePreset::Custom) {
+    for (DypePreset fixed : {DypePreset::Paper, DypePreset::ComfyUI})
+      if (matchesPreset(fixed)) shown = fixed;
+  }
+  if (shown != preset()) {
+    const QSignalBlocker block(m_preset);
+    m_preset->setCurrentIndex(m_preset->findData(int(shown)));
+  }
   updateEnabled();
   updateMu();
-  emit changed();
+  Q_EMIT changed();
 }
 
 void DypePanel::updateEnabled() {
@@ -308,10 +462,15 @@ void DypePanel::updateEnabled() {
     sWhy = tWhy = tr("DyPE is off: the static method uses no schedule.");
   } else if (yarn && paperForm) {
     sOn = false;
-    sWhy = tr("The paper's DY-YaRN scales the thresholds by t^λt only: λs is not used. "
-              "The ComfyUI-compatible form uses it.");
+    sWhy = tr("%1 The paper's DY-YaRN scales the YaRN thresholds by t^λt only: λs is not used. "
+              "The ComfyUI-compatible form uses it (thresholds ^ λs·t^λt).")
+               .arg(paperFormNote());
   }
   setLambdaEnabled(m_lambdaS, sOn, sWhy);
+  // A greyed control alone does not say why (issue 15): the reason is also written under it in the paper form,
+  // and the row label carries the tooltip too (hovering a disabled slider is easy to miss).
+  m_lambdaSNote->setVisible(yarn && dynamic && paperForm);
+  m_lambdaSLabel->setToolTip(sWhy);
   setLambdaEnabled(m_lambdaT, tOn, tWhy);
 
   m_baseResolution->setEnabled(!none);

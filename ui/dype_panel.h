@@ -17,6 +17,14 @@ class QSpinBox;
 
 namespace dype::ui {
 
+// Published DyPE settings by resolution (DYPE.md §2.13 and §4). Custom = whatever the controls hold.
+enum class DypePreset { Custom, Auto, Paper, ComfyUI };
+const char* dypePresetName(DypePreset preset);            // "custom", "auto", "paper", "comfyui" (settings)
+DypePreset parseDypePreset(const QString& name);           // Custom for an unknown name
+// The preset's DyPE values and time shift for an output of width×height. Paper and ComfyUI set the base
+// resolution (1024 px); Auto keeps the one in `request` and measures s against it. Custom changes nothing.
+void applyDypePreset(DypePreset preset, int width, int height, dype::GenerationRequest& request);
+
 class DypePanel : public QWidget {
   Q_OBJECT
 
@@ -34,10 +42,17 @@ class DypePanel : public QWidget {
   void apply(dype::GenerationRequest& request) const;
   void load(const dype::GenerationRequest& request);
 
- public slots:
+  // The preset combo. Choosing one writes its values; editing a value it sets turns it to Custom. Auto follows
+  // the output size given by setOutputSize.
+  DypePreset preset() const;
+  void setPreset(DypePreset preset);
+  void setOutputSize(int width, int height);
+  QString lambdaSNote() const;  // the small note under λs ("" when hidden)
+
+ public Q_SLOTS:
   void resetToPaperDefaults();
 
- signals:
+ Q_SIGNALS:
   void changed();
 
  private:
@@ -52,7 +67,10 @@ class DypePanel : public QWidget {
   void updateEnabled();
   void updateMu();
   void emitChanged();
+  void presetChosen();
+  bool matchesPreset(DypePreset preset) const;
 
+  QComboBox* m_preset;
   QComboBox* m_method;
   QCheckBox* m_dynamic;
   QComboBox* m_yarnForm;
@@ -65,8 +83,12 @@ class DypePanel : public QWidget {
   QDoubleSpinBox* m_baseShift;
   QDoubleSpinBox* m_maxShift;
   QLabel* m_muLabel;
+  QLabel* m_lambdaSLabel;
+  QLabel* m_lambdaSNote;
   QPushButton* m_reset;
   std::int64_t m_tokens = 4096;
+  int m_width = 1024;
+  int m_height = 1024;
   bool m_schnell = false;
   bool m_loading = false;
 };

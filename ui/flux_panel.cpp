@@ -71,7 +71,7 @@ FluxPanel::FluxPanel(QWidget* parent)
   connect(m_previewEvery, &QSpinBox::valueChanged, this, &FluxPanel::changed);
   connect(m_random, &QCheckBox::toggled, this, [this](bool on) {
     m_seed->setReadOnly(on);
-    emit changed();
+    Q_EMIT changed();
   });
   connect(m_reuse, &QPushButton::clicked, this, &FluxPanel::reuseLastSeed);
 }

@@ -38,7 +38,7 @@ class FluxPanel : public QWidget {
   void apply(dype::GenerationRequest& request) const;
   void load(const dype::GenerationRequest& request);
 
- signals:
+ Q_SIGNALS:
   void changed();
 
  private:

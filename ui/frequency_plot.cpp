@@ -1,6 +1,12 @@
 #include "ui/frequency_plot.h"
 
+// QCustomPlot 2.1's header still spells `signals:` and `foreach`, which dype_ui's QT_NO_KEYWORDS removes: lend
+// it the macro forms for this one include and take them back right after.
+#define signals Q_SIGNALS
+#define foreach Q_FOREACH
 #include <qcustomplot.h>
+#undef foreach
+#undef signals
 
 #include <QComboBox>
 #include <QFileDialog>
@@ -33,6 +39,24 @@ QColor bandColor(std::size_t index, std::size_t count) {
 
 QString fmt(double v) { return QString::number(v, 'g', 6); }
 
+// Over a narrow range (less than ~1.6 decades) QCPAxisTickerLog falls back to linear ticks such as 0.95, 1, 1.05,
+// which the axis' one-significant-digit format printed as "1 1 1" (issue 15). This ticker keeps the log ticks
+// and raises the precision, one digit at a time, until neighbouring labels differ.
+class DistinctLabelLogTicker : public QCPAxisTickerLog {
+ protected:
+  QVector<QString> createLabelVector(const QVector<double>& ticks, const QLocale& locale, QChar formatChar,
+                                     int precision) override {
+    QVector<QString> labels;
+    for (int digits = std::max(precision, 1); digits <= 12; ++digits) {
+      labels = QCPAxisTickerLog::createLabelVector(ticks, locale, formatChar, digits);
+      bool distinct = true;
+      for (qsizetype i = 1; i < labels.size() && distinct; ++i) distinct = labels[i] != labels[i - 1];
+      if (distinct) break;
+    }
+    return labels;
+  }
+};
+
 }  // namespace
 
 FrequencyPlot::FrequencyPlot(QWidget* parent)
@@ -48,7 +72,8 @@ FrequencyPlot::FrequencyPlot(QWidget* parent)
   m_plot->setMinimumHeight(180);
   m_plot->setNoAntialiasingOnDrag(true);
   m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-  m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new DistinctLabelLogTicker));
+  m_plot->setMouseTracking(true);  // hover values without a button held
   m_plot->yAxis->setNumberFormat(QStringLiteral("gb"));
   m_plot->yAxis->setNumberPrecision(0);
   m_plot->legend->setVisible(true);
@@ -296,6 +321,7 @@ void FrequencyPlot::hover(QMouseEvent* event) {
                 .arg(fmt(c.omega[best]));
   }
   text += QStringLiteral("</table>");
+  m_hoverText = text;
   QToolTip::showText(event->globalPosition().toPoint(), text, m_plot);
 }
 
@@ -344,7 +370,7 @@ bool FrequencyPlot::exportTo(const QString& path, QString* error) {
   } else if (error) {
     *error = tr("unknown format “%1”: use .png, .svg or .csv").arg(suffix);
   }
-  if (ok) emit exported(path);
+  if (ok) Q_EMIT exported(path);
   return ok;
 }
 

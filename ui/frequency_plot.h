@@ -39,11 +39,12 @@ class FrequencyPlot : public QWidget {
   QCustomPlot* customPlot() const { return m_plot; }
   QCPGraph* graphFor(int pair, bool comparison) const;  // nullptr when not drawn
   double markerX() const;                               // NaN when hidden
+  QString hoverText() const { return m_hoverText; }     // the values last shown on hover (rich text)
 
   QString csv() const;
   bool exportTo(const QString& path, QString* error);  // .png, .svg or .csv by suffix
 
- signals:
+ Q_SIGNALS:
   void exported(const QString& path);
 
  private:
@@ -71,6 +72,7 @@ class FrequencyPlot : public QWidget {
   int m_height = 1024;
   std::vector<double> m_sigmas;
   int m_step = 0;
+  QString m_hoverText;
   FrequencySeries m_series;
   std::vector<std::pair<QCPGraph*, std::size_t>> m_graphCurves;  // graph → index into m_series.curves
 };

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/sampling/schedule.h"
+#include "core/pipeline/passes.h"
 
 namespace dype::ui {
 namespace {
@@ -43,11 +43,8 @@ std::vector<int> representativePairs(int pairs) {
 }
 
 std::vector<double> evaluationSigmas(const dype::GenerationRequest& r, bool isSchnell) {
-  const auto tokens = dype::flux_image_seq_len(r.width, r.height);
-  const auto mu = dype::time_shift_mu(r.shift, tokens, isSchnell, r.base_shift, r.max_shift, r.shift_mu);
-  std::vector<double> sigmas = dype::flux_schedule(r.steps, mu);
-  sigmas.resize(std::size_t(r.steps));  // the last value (0) is never a model evaluation
-  return sigmas;
+  // The pipeline's own schedule of the output-size pass (img2img: from its start index), without the final 0.
+  return dype::schedule_for(r, isSchnell).evaluations();
 }
 
 FrequencySeries computeFrequencySeries(const FrequencyPlotInput& in) {

@@ -1,6 +1,7 @@
 #pragma once
 // The numbers behind the frequency-schedule plot, computed only with core/dype (rope_frequencies) and
-// core/sampling (the real sigma schedule), so that the plot shows exactly what the model uses at each step.
+// core/pipeline's schedule_for (the real sigma schedule), so that the plot shows exactly what the model uses at
+// each step.
 #include <QString>
 #include <cstdint>
 #include <vector>
@@ -53,7 +54,8 @@ double plotValue(const FrequencyCurve& curve, std::size_t i, PlotQuantity quanti
 // of DYPE.md §6 (0, 4, 7, 10, 13, ...), or every pair.
 std::vector<int> representativePairs(int pairs);
 
-// The sigmas at which the model is evaluated for a request (time shift policy included); throws dype::Error.
+// The sigmas at which the model is evaluated for a request: dype::schedule_for's last pass (time shift policy,
+// img2img start and refine included), without the final 0; throws dype::Error.
 std::vector<double> evaluationSigmas(const dype::GenerationRequest& request, bool isSchnell);
 
 QString methodDisplayName(dype::DypeMethod method);

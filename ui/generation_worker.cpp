@@ -1,17 +1,15 @@
-// Torch headers first: Qt's `slots`/`signals` keywords are macros that must not reach them.
+#include "ui/generation_worker.h"
+
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
-
-#include "core/pipeline/components.h"
-#include "core/pipeline/memory_plan.h"
-#include "core/pipeline/throughput.h"
-
-#include "ui/generation_worker.h"
 
 #include <QElapsedTimer>
 #include <new>
 
 #include "core/common/error.h"
+#include "core/pipeline/components.h"
+#include "core/pipeline/memory_plan.h"
+#include "core/pipeline/throughput.h"
 #include "ui/image_convert.h"
 #include "ui/model_choice.h"
 
@@ -24,35 +22,35 @@ class SignalObserver final : public dype::StepObserver {
   SignalObserver(GenerationWorker* worker, const std::atomic<bool>* cancel) : m_worker(worker), m_cancel(cancel) {}
 
   void on_stage(const std::string& stage) override {
-    emit m_worker->stageChanged(stage == "loading" ? QStringLiteral("loading model") : QString::fromStdString(stage));
+    Q_EMIT m_worker->stageChanged(stage == "loading" ? QStringLiteral("loading model") : QString::fromStdString(stage));
   }
   bool on_block(int step, int totalSteps, int block, int totalBlocks) override {
     // Coalesced at the source: a queued signal per block could flood the GUI thread's queue on a fast device.
     if (!m_sinceBlock.isValid() || m_sinceBlock.elapsed() >= kBlockProgressIntervalMs) {
       m_sinceBlock.start();
-      emit m_worker->blockProgress(step, totalSteps, block, totalBlocks);
+      Q_EMIT m_worker->blockProgress(step, totalSteps, block, totalBlocks);
     }
     return !m_cancel->load();
   }
   bool on_step(const dype::StepProgress& p) override {
-    emit m_worker->progress(p.step, p.total, p.sigma, p.elapsed_s, p.eta_s);
+    Q_EMIT m_worker->progress(p.step, p.total, p.sigma, p.elapsed_s, p.eta_s);
     return !m_cancel->load();
   }
   void on_preview(int step, const dype::RgbImage& preview) override {
     QImage image = toDisplayImage(preview);  // converted here, off the GUI thread
-    if (!image.isNull()) emit m_worker->preview(step, image);
+    if (!image.isNull()) Q_EMIT m_worker->preview(step, image);
   }
   bool on_decode_tile(int done, int total) override {
-    emit m_worker->decodeProgress(done, total);
+    Q_EMIT m_worker->decodeProgress(done, total);
     return !m_cancel->load();
   }
   bool on_encode_tile(int done, int total) override {
-    emit m_worker->encodeProgress(done, total);
+    Q_EMIT m_worker->encodeProgress(done, total);
     return !m_cancel->load();
   }
-  void on_note(const std::string& note) override { emit m_worker->note(QString::fromStdString(note)); }
+  void on_note(const std::string& note) override { Q_EMIT m_worker->note(QString::fromStdString(note)); }
   void on_pass(int pass, int passes, int width, int height, int stepsRun, int steps) override {
-    emit m_worker->passStarted(pass, passes, width, height, stepsRun, steps);
+    Q_EMIT m_worker->passStarted(pass, passes, width, height, stepsRun, steps);
   }
 
  private:
@@ -66,8 +64,6 @@ QString firstLine(const char* text) {
   const qsizetype nl = s.indexOf(QLatin1Char('\n'));
   return nl < 0 ? s : s.left(nl);
 }
-
-QString gib(std::uint64_t bytes) { return QString::number(double(bytes) / double(1ull << 30), 'f', 1) + " GiB"; }
 
 }  // namespace
 
@@ -139,13 +135,13 @@ void GenerationWorker::ensureLoaded(const GenerationJob& job) {
   if (m_pipeline && samePaths(m_loadedPaths, job.paths) && sameOptions(m_loadedOptions, job.options)) return;
   m_pipeline.reset();  // free the old weights before the new ones arrive
   m_loading = true;
-  emit stageChanged(QStringLiteral("loading model"));
+  Q_EMIT stageChanged(QStringLiteral("loading model"));
   SignalObserver observer(this, &m_cancel);
   m_pipeline = dype::FluxPipeline::load(job.paths, withSpeed(job.options), &observer);
   m_loadedPaths = job.paths;
   m_loadedOptions = job.options;
   m_loading = false;
-  emit modelLoaded(QString::fromStdString(m_pipeline->label()), m_pipeline->is_demo(), m_pipeline->is_schnell());
+  Q_EMIT modelLoaded(QString::fromStdString(m_pipeline->label()), m_pipeline->is_demo(), m_pipeline->is_schnell());
 }
 
 void GenerationWorker::generate(const GenerationJob& job) {
@@ -155,23 +151,16 @@ void GenerationWorker::generate(const GenerationJob& job) {
   bool wasCancelled = false;
   const Outcome outcome = guarded(
       [&] {
-        // Planned from the file headers first: a request that cannot fit is refused before any weight is read.
+        // Planned from the file headers first: a request that cannot fit is refused before any weight is read,
+        // with the plan's own advice. Once loaded, FluxPipeline::generate makes the same refusal itself.
         EstimateInfo info = estimateFor(job);
-        if (info.memory.fits) {
+        const bool fitsBeforeLoading = info.memory.fits;
+        if (fitsBeforeLoading) {
           ensureLoaded(job);
           info.memory = m_pipeline->estimate(job.request);
         }
-        emit estimated(info);
-        if (!info.memory.fits) {
-          QString why = QStringLiteral("%1×%2 does not fit: it needs about %3")
-                            .arg(job.request.width)
-                            .arg(job.request.height)
-                            .arg(gib(info.memory.peak_bytes));
-          if (info.memory.available_bytes) why += QStringLiteral(" of %1 available").arg(gib(info.memory.available_bytes));
-          why += QStringLiteral(".");
-          if (!info.memory.advice.empty()) why += QStringLiteral("\n\n") + QString::fromStdString(info.memory.advice);
-          throw dype::ResourceError(why.toStdString());
-        }
+        Q_EMIT estimated(info);
+        if (!fitsBeforeLoading) throw dype::ResourceError(info.memory.advice);
         if (m_cancel.load()) throw dype::Cancelled();
         SignalObserver observer(this, &m_cancel);
         auto result = std::make_shared<dype::GenerationResult>(m_pipeline->generate(job.request, &observer, &m_cancel));
@@ -186,13 +175,13 @@ void GenerationWorker::generate(const GenerationJob& job) {
             output.image.scaled(kThumbnailSize, kThumbnailSize, Qt::KeepAspectRatio, Qt::SmoothTransformation);
         output.result = std::move(result);
         output.seconds = double(clock.elapsed()) / 1000.0;
-        emit finished(output);
+        Q_EMIT finished(output);
       },
       &message);
   if (outcome == Outcome::Cancelled || wasCancelled) {
-    emit cancelled();
+    Q_EMIT cancelled();
   } else if (outcome == Outcome::Failed) {
-    emit failed(message);
+    Q_EMIT failed(message);
   }
 }
 
@@ -200,10 +189,10 @@ void GenerationWorker::estimate(const GenerationJob& job) {
   QString message;
   const Outcome outcome = guarded(
       [&] {
-        emit estimated(estimateFor(job));
+        Q_EMIT estimated(estimateFor(job));
       },
       &message);
-  if (outcome == Outcome::Failed) emit estimateFailed(message);
+  if (outcome == Outcome::Failed) Q_EMIT estimateFailed(message);
 }
 
 void GenerationWorker::releaseModel() { m_pipeline.reset(); }

@@ -65,12 +65,12 @@ class GenerationWorker : public QObject {
 
   static void registerMetaTypes();
 
- public slots:
+ public Q_SLOTS:
   void generate(const dype::ui::GenerationJob& job);
   void estimate(const dype::ui::GenerationJob& job);
   void releaseModel();
 
- signals:
+ Q_SIGNALS:
   void modelLoaded(const QString& label, bool isDemo, bool isSchnell);
   // "loading model", "reading image", "encoding", "upscaling", "encoding image", "denoising", "decoding"
   void stageChanged(const QString& stage);

@@ -1,5 +1,6 @@
 #include "ui/history_strip.h"
 
+#include <QLabel>
 #include <QListWidget>
 #include <QVBoxLayout>
 
@@ -8,7 +9,8 @@ namespace {
 constexpr int kThumb = 96;
 }
 
-HistoryStrip::HistoryStrip(QWidget* parent) : QWidget(parent), m_list(new QListWidget(this)) {
+HistoryStrip::HistoryStrip(QWidget* parent)
+    : QWidget(parent), m_list(new QListWidget(this)), m_hint(new QLabel(this)) {
   m_list->setObjectName(QStringLiteral("historyList"));
   m_list->setViewMode(QListView::IconMode);
   m_list->setFlow(QListView::LeftToRight);
@@ -20,8 +22,19 @@ HistoryStrip::HistoryStrip(QWidget* parent) : QWidget(parent), m_list(new QListW
   m_list->setFixedHeight(kThumb + 28);
   m_list->setHorizontalScrollMode(QAbstractItemView::ScrollPerPixel);
   m_list->setToolTip(tr("Results of this session; click one to restore its settings."));
+  // Until the first result the strip shows what will appear there instead of an empty white box (issue 15). The
+  // hint takes the list's exact height, so the first result swaps one for the other without resizing the image
+  // view above (a relayout that would repaint a 16 MP image on the GUI thread at the end of a run).
+  m_hint->setObjectName(QStringLiteral("historyHint"));
+  m_hint->setText(tr("Results appear here; click one to restore its settings."));
+  m_hint->setAlignment(Qt::AlignCenter);
+  m_hint->setFrameShape(QFrame::StyledPanel);
+  m_hint->setFixedHeight(kThumb + 28);  // = the list's
+  m_hint->setEnabled(false);  // drawn in the palette's disabled (grey) text colour: a hint, not content
+  m_list->hide();
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(m_hint);
   layout->addWidget(m_list);
   connect(m_list, &QListWidget::itemClicked, this, &HistoryStrip::itemClicked);
 }
@@ -56,6 +69,8 @@ void HistoryStrip::add(const QImage& image, const QImage& thumbnail,
                                                        e.summary)
                        .arg(seconds, 0, 'f', 1));
   m_list->insertItem(0, item);
+  m_hint->hide();
+  m_list->show();
   m_entries.push_front(std::move(e));
   // Bound the memory: a 16 MP result is ~200 MB with its 16-bit copy and display image.
   for (std::size_t i = kKeepFullResults; i < m_entries.size(); ++i) {
@@ -67,7 +82,7 @@ void HistoryStrip::add(const QImage& image, const QImage& thumbnail,
 
 void HistoryStrip::itemClicked(QListWidgetItem* item) {
   const int row = m_list->row(item);
-  if (row >= 0) emit entryActivated(row);
+  if (row >= 0) Q_EMIT entryActivated(row);
 }
 
 }  // namespace dype::ui

@@ -9,6 +9,7 @@
 
 #include "core/pipeline/generation_request.h"
 
+class QLabel;
 class QListWidget;
 class QListWidgetItem;
 
@@ -35,17 +36,19 @@ class HistoryStrip : public QWidget {
   int count() const { return int(m_entries.size()); }
   const HistoryEntry& entry(int index) const { return m_entries.at(std::size_t(index)); }  // 0 = newest
   QListWidget* list() const { return m_list; }
+  QLabel* hint() const { return m_hint; }  // shown (instead of the list) while there is no result yet
 
   static QString summarize(const dype::GenerationRequest& request);
   static constexpr int kKeepFullResults = 4;
 
- signals:
+ Q_SIGNALS:
   void entryActivated(int index);
 
  private:
   void itemClicked(QListWidgetItem* item);
 
   QListWidget* m_list;
+  QLabel* m_hint;
   std::deque<HistoryEntry> m_entries;  // same order as the list rows
 };
 

@@ -130,7 +130,7 @@ ImageToImagePanel::ImageToImagePanel(QWidget* parent)
   connect(m_clear, &QPushButton::clicked, this, [this] { setInitImage(QString()); });
   auto edited = [this] {
     updateTexts();
-    emit changed();
+    Q_EMIT changed();
   };
   connect(m_strength, &QDoubleSpinBox::valueChanged, this, edited);
   connect(m_fit, &QComboBox::currentIndexChanged, this, edited);
@@ -164,7 +164,7 @@ bool ImageToImagePanel::setInitImage(const QString& path) {
     m_imageSize = size;
   }
   updateTexts();
-  emit changed();
+  Q_EMIT changed();
   return true;
 }
 

@@ -46,7 +46,7 @@ class ImageToImagePanel : public QWidget {
   void apply(dype::GenerationRequest& request) const;
   void load(const dype::GenerationRequest& request);
 
- signals:
+ Q_SIGNALS:
   void changed();
 
  protected:

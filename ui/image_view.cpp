@@ -67,7 +67,7 @@ void ImageView::applyFit() {
   m_zoom = std::clamp(std::min(double(width()) / m_logical.width(), double(height()) / m_logical.height()),
                       kMinZoom, kMaxZoom);
   m_offset = QPointF((width() - m_logical.width() * m_zoom) / 2.0, (height() - m_logical.height() * m_zoom) / 2.0);
-  emit zoomChanged(m_zoom, true);
+  Q_EMIT zoomChanged(m_zoom, true);
 }
 
 void ImageView::actualSize() {
@@ -79,7 +79,7 @@ void ImageView::actualSize() {
   m_offset = centre - imageCentre * m_zoom;
   m_offset = QPointF(std::round(m_offset.x()), std::round(m_offset.y()));  // whole pixels: crisp at 1:1
   clampOffset();
-  emit zoomChanged(m_zoom, false);
+  Q_EMIT zoomChanged(m_zoom, false);
   update();
 }
 
@@ -90,7 +90,7 @@ void ImageView::zoomBy(double factor, QPointF anchor) {
   m_offset = anchor - imagePoint * m_zoom;
   m_fit = false;
   clampOffset();
-  emit zoomChanged(m_zoom, false);
+  Q_EMIT zoomChanged(m_zoom, false);
   update();
 }
 
@@ -201,7 +201,7 @@ void ImageView::mouseDoubleClickEvent(QMouseEvent* event) {
     m_zoom = 1.0;
     m_offset = event->position() - imagePoint;
     clampOffset();
-    emit zoomChanged(m_zoom, false);
+    Q_EMIT zoomChanged(m_zoom, false);
     update();
   } else {
     fitToWindow();

@@ -31,12 +31,12 @@ class ImageView : public QWidget {
 
   void setPlaceholderText(const QString& text);
 
- public slots:
+ public Q_SLOTS:
   void fitToWindow();
   void actualSize();  // 1:1, centred on what is in the middle now
   void zoomBy(double factor, QPointF anchor);  // keeps the image point under `anchor` (widget coords) in place
 
- signals:
+ Q_SIGNALS:
   void zoomChanged(double zoom, bool fit);
 
  protected:

@@ -71,12 +71,12 @@ void LoraPanel::addLora(const QString& path, double strength, bool enabled) {
   connect(slider, &QSlider::valueChanged, this, [this, spin](int v) {
     const QSignalBlocker block(spin);
     spin->setValue(double(v) / kSliderSteps);
-    emit changed();
+    Q_EMIT changed();
   });
   connect(spin, &QDoubleSpinBox::valueChanged, this, [this, slider](double v) {
     const QSignalBlocker block(slider);
     slider->setValue(int(std::lround(v * kSliderSteps)));
-    emit changed();
+    Q_EMIT changed();
   });
   connect(row.enabled, &QCheckBox::toggled, this, &LoraPanel::changed);
   QWidget* widget = row.widget;
@@ -87,7 +87,7 @@ void LoraPanel::addLora(const QString& path, double strength, bool enabled) {
   m_rows.push_back(row);
   setStrength(int(m_rows.size()) - 1, strength);
   m_empty->setVisible(false);
-  emit changed();
+  Q_EMIT changed();
 }
 
 void LoraPanel::removeLora(int row) {
@@ -97,7 +97,7 @@ void LoraPanel::removeLora(int row) {
   m_rows[std::size_t(row)].widget->hide();
   m_rows.erase(m_rows.begin() + row);
   m_empty->setVisible(m_rows.empty());
-  emit changed();
+  Q_EMIT changed();
 }
 
 double LoraPanel::strength(int row) const { return m_rows[std::size_t(row)].spin->value(); }

@@ -36,7 +36,7 @@ class LoraPanel : public QWidget {
   void apply(dype::GenerationRequest& request) const;
   void load(const dype::GenerationRequest& request);
 
- signals:
+ Q_SIGNALS:
   void changed();
 
  private:

@@ -44,7 +44,9 @@ namespace {
 
 constexpr int kEstimateDelayMs = 250;  // settle time after the last change before asking the worker
 
-QString gib(std::uint64_t bytes) { return QString::number(double(bytes) / double(1ull << 30), 'f', 2) + " GiB"; }
+QString gib(std::uint64_t bytes) {
+  return QString::number(double(bytes) / double(1ull << 30), 'f', 2) + QStringLiteral(" GiB");
+}
 
 QGroupBox* group(const QString& title, QWidget* content) {
   auto* box = new QGroupBox(title);
@@ -204,16 +206,13 @@ void MainWindow::connectWorker() {
   connect(m_worker, &GenerationWorker::modelLoaded, this, &MainWindow::onModelLoaded);
   connect(m_worker, &GenerationWorker::stageChanged, this, &MainWindow::onStage);
   connect(m_worker, &GenerationWorker::progress, this, &MainWindow::onProgress);
-  // Inside a step (minutes each at full size on a CPU): "step 1/4 · block 23/57" in the bar and the status line.
+  // Inside a step (minutes each at full size on a CPU): "0 / 4 steps done · step 1: block 23/57" in the bar and
+  // the status line (RunPanel words every step count as steps done, so the label below the bar agrees).
   // The worker throttles these to ~20/s; the step's own `progress` then takes the bar over again.
   connect(m_worker, &GenerationWorker::blockProgress, this, [this](int step, int totalSteps, int block, int blocks) {
     if (!m_running || m_worker->isCancelRequested()) return;  // keep "Cancelling…" up once asked
-    const QString text = tr("step %1/%2 · block %3/%4").arg(step).arg(totalSteps).arg(block).arg(blocks);
-    QProgressBar* bar = m_run->progressBar();
-    bar->setRange(0, std::max(1, totalSteps * blocks));
-    bar->setValue((step - 1) * blocks + block);
-    bar->setFormat(text);
-    statusBar()->showMessage(tr("Denoising: %1").arg(text));
+    m_run->setBlockProgress(step, totalSteps, block, blocks);
+    statusBar()->showMessage(tr("Denoising: %1").arg(m_run->progressBar()->format()));
   });
   connect(m_worker, &GenerationWorker::decodeProgress, m_run, &RunPanel::setDecodeProgress);
   connect(m_worker, &GenerationWorker::encodeProgress, m_run, &RunPanel::setEncodeProgress);
@@ -240,6 +239,7 @@ void MainWindow::loadSettings() {
   dype::GenerationRequest last = m_settings.lastRequest();
   last.preview_every = m_settings.previewEvery();
   restoreRequest(last);
+  m_dype->setPreset(parseDypePreset(m_settings.dypePreset()));  // after the request: Auto/… rewrite its values
   m_flux->setRandomSeed(m_settings.randomSeed());
   const QByteArray geometry = m_settings.windowGeometry();
   if (!geometry.isEmpty()) restoreGeometry(geometry);
@@ -255,6 +255,7 @@ void MainWindow::saveSettings() {
   m_settings.setModelChoice(m_model->choice());
   m_settings.setLastRequest(currentRequest());
   m_settings.setRandomSeed(m_flux->randomSeed());
+  m_settings.setDypePreset(QLatin1String(dypePresetName(m_dype->preset())));
   m_settings.setPreviewEvery(m_flux->previewEvery());
   m_settings.setWindowGeometry(saveGeometry());
   m_settings.setWindowState(saveState());
@@ -294,6 +295,7 @@ void MainWindow::restoreRequest(const dype::GenerationRequest& r) {
 
 void MainWindow::settingsChanged() {
   const QSize size = m_resolution->size();
+  m_dype->setOutputSize(size.width(), size.height());  // the Auto preset follows it (emits a change only if it moves)
   m_dype->setImageTokens(std::int64_t((size.height() + 15) / 16) * ((size.width() + 15) / 16));
   {
     dype::GenerationRequest r;
@@ -332,7 +334,7 @@ void MainWindow::requestEstimate() {
   }
   m_estimatePending = true;
   m_estimateDirty = false;
-  emit estimateRequested(currentJob());
+  Q_EMIT estimateRequested(currentJob());
 }
 
 void MainWindow::onEstimated(const EstimateInfo& info) {
@@ -386,8 +388,8 @@ void MainWindow::startGeneration() {
                                .arg(job.request.height)
                                .arg(qulonglong(job.request.seed)));
   m_worker->resetCancel();  // only ever while idle: no request is queued at this point
-  emit generationRequested(job);
-  emit runStarted();
+  Q_EMIT generationRequested(job);
+  Q_EMIT runStarted();
 }
 
 void MainWindow::cancelGeneration() {
@@ -417,7 +419,7 @@ void MainWindow::onProgress(int step, int total, double sigma, double elapsed, d
   if (!m_running) return;
   m_run->setProgress(step, total, sigma, elapsed, eta);
   m_plot->setCurrentStep(step);
-  emit stepShown(step, total);
+  Q_EMIT stepShown(step, total);
 }
 
 void MainWindow::onPreview(int step, const QImage& image) {
@@ -435,7 +437,7 @@ void MainWindow::showPendingPreview() {
   if (!m_running || m_pendingPreview.isNull()) return;
   m_view->setImage(m_pendingPreview, QSize(m_runRequest.width, m_runRequest.height));
   m_pendingPreview = QImage();
-  emit previewShown(m_pendingPreviewStep);
+  Q_EMIT previewShown(m_pendingPreviewStep);
 }
 
 void MainWindow::onFinished(const GenerationOutput& output) {
@@ -453,24 +455,25 @@ void MainWindow::onFinished(const GenerationOutput& output) {
       passTimes << tr("pass %1 %2×%3 %4").arg(i + 1).arg(passes[i].width).arg(passes[i].height)
                        .arg(RunPanel::formatDuration(passes[i].seconds()));
   }
+  const QString passText =
+      passTimes.isEmpty() ? QString() : QStringLiteral(" (") + passTimes.join(QStringLiteral(", ")) + QLatin1Char(')');
   statusBar()->showMessage(tr("Done in %1%2: %3")
-                               .arg(RunPanel::formatDuration(output.seconds),
-                                    passTimes.isEmpty() ? QString() : QStringLiteral(" (") + passTimes.join(QStringLiteral(", ")) + QStringLiteral(")"),
+                               .arg(RunPanel::formatDuration(output.seconds), passText,
                                     HistoryStrip::summarize(output.result->request)));
   runEnded();
-  emit runFinished();
+  Q_EMIT runFinished();
 }
 
 void MainWindow::onFailed(const QString& message) {
   runEnded();
   showError(tr("Generation failed"), message);
-  emit runFailed(message);
+  Q_EMIT runFailed(message);
 }
 
 void MainWindow::onCancelled() {
   runEnded();
   statusBar()->showMessage(tr("Cancelled."), 5000);
-  emit runCancelled();
+  Q_EMIT runCancelled();
 }
 
 void MainWindow::runEnded() {
@@ -559,7 +562,7 @@ void MainWindow::dropEvent(QDropEvent* event) {
 
 bool MainWindow::saveImage(const QString& path, int bitDepth) {
   if (!m_result) {
-    emit saveFailed(tr("Nothing to save yet: generate an image first."));
+    Q_EMIT saveFailed(tr("Nothing to save yet: generate an image first."));
     return false;
   }
   // Encoding 16 MP takes seconds: done on the thread pool, the result is kept alive by the shared pointer.
@@ -571,10 +574,10 @@ bool MainWindow::saveImage(const QString& path, int bitDepth) {
     --m_savesInFlight;
     if (error.isEmpty()) {
       statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
-      emit saved(path);
+      Q_EMIT saved(path);
     } else {
       showError(tr("Save failed"), error);
-      emit saveFailed(error);
+      Q_EMIT saveFailed(error);
     }
   });
   ++m_savesInFlight;
@@ -591,8 +594,10 @@ void MainWindow::saveDialog() {
   const QString png8 = tr("PNG, 8 bits per channel (*.png)");
   const QString png16 = tr("PNG, 16 bits per channel (*.png)");
   QString filter = m_settings.exportBitDepth() == 16 ? png16 : png8;
-  QString path = QFileDialog::getSaveFileName(this, tr("Save image"), dir.isEmpty() ? name : dir + "/" + name,
-                                              png8 + QStringLiteral(";;") + png16, &filter);
+  const QString start = dir.isEmpty() ? name : dir + QLatin1Char('/') + name;
+  const QString filters = png8 + QStringLiteral(";;") + png16;
+  QString path = m_saveFileFunction ? m_saveFileFunction(this, tr("Save image"), start, filters, &filter)
+                                    : QFileDialog::getSaveFileName(this, tr("Save image"), start, filters, &filter);
   if (path.isEmpty()) return;
   if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
   const int bits = filter == png16 ? 16 : 8;

@@ -5,6 +5,7 @@
 #include <QMainWindow>
 #include <QThread>
 #include <QTimer>
+#include <functional>
 #include <memory>
 
 #include "ui/generation_worker.h"
@@ -59,11 +60,17 @@ class MainWindow : public QMainWindow {
   HistoryStrip* historyStrip() const { return m_history; }
   GenerationWorker* worker() const { return m_worker; }
 
- public slots:
+  // Save asks for a file name through this function (QFileDialog::getSaveFileName's signature); null = that
+  // dialog. A hook so that tests can drive Ctrl+S without a modal dialog blocking them.
+  using SaveFileFunction = std::function<QString(QWidget* parent, const QString& caption, const QString& start,
+                                                 const QString& filters, QString* selectedFilter)>;
+  void setSaveFileFunction(SaveFileFunction function) { m_saveFileFunction = std::move(function); }
+
+ public Q_SLOTS:
   void startGeneration();
   void cancelGeneration();
 
- signals:
+ Q_SIGNALS:
   // To the worker (queued: it lives on m_workerThread).
   void generationRequested(const dype::ui::GenerationJob& job);
   void estimateRequested(const dype::ui::GenerationJob& job);
@@ -149,6 +156,7 @@ class MainWindow : public QMainWindow {
   bool m_estimatePending = false;
   bool m_estimateDirty = false;
   int m_savesInFlight = 0;
+  SaveFileFunction m_saveFileFunction;
 };
 
 }  // namespace dype::ui

@@ -1,5 +1,8 @@
 #include "ui/model_choice.h"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace dype::ui {
 
 dype::ModelPaths ModelChoice::paths() const {
@@ -26,6 +29,7 @@ dype::LoadOptions ModelChoice::loadOptions() const {
   dype::LoadOptions o;
   o.device = device.toStdString();
   o.dtype = dtype.toStdString();
+  o.max_memory_bytes = std::uint64_t(std::max(0, maxMemoryMiB)) << 20;
   return o;
 }
 

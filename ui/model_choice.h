@@ -19,6 +19,7 @@ struct ModelChoice {
   QString tokenizerFolder;  // holds tokenizer/ and tokenizer_2/
   QString device = QStringLiteral("cpu");
   QString dtype = QStringLiteral("float32");
+  int maxMemoryMiB = 0;  // memory budget on the compute device (the CLI's --max-memory); 0 = what it has free
 
   // The pipeline's view: only the paths of the chosen source.
   dype::ModelPaths paths() const;

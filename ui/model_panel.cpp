@@ -1,6 +1,7 @@
 #include "ui/model_panel.h"
 
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -10,6 +11,7 @@
 #include <QStackedWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <cmath>
 
 namespace dype::ui {
 
@@ -26,6 +28,7 @@ ModelPanel::ModelPanel(QWidget* parent)
       m_tokenizers(new QLineEdit(this)),
       m_device(new QComboBox(this)),
       m_dtype(new QComboBox(this)),
+      m_memory(new QDoubleSpinBox(this)),
       m_loaded(new QLabel(this)) {
   m_source->setObjectName(QStringLiteral("modelSourceCombo"));
   m_source->addItem(tr("Demo model"), int(ModelChoice::Source::Demo));
@@ -79,6 +82,15 @@ ModelPanel::ModelPanel(QWidget* parent)
   m_dtype->setObjectName(QStringLiteral("dtypeCombo"));
   m_dtype->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16"), QStringLiteral("float16")});
   m_dtype->setToolTip(tr("Compute precision of the transformer. CPU: float32; GPU: bfloat16."));
+  m_memory->setObjectName(QStringLiteral("memoryBudgetSpin"));
+  m_memory->setRange(0.0, 4096.0);
+  m_memory->setDecimals(2);
+  m_memory->setSingleStep(1.0);
+  m_memory->setSuffix(tr(" GiB"));
+  m_memory->setSpecialValueText(tr("all free memory"));  // shown at 0
+  m_memory->setKeyboardTracking(false);
+  m_memory->setToolTip(tr("Memory the run may use on the device (like the CLI's --max-memory). The estimate "
+                          "below Generate says whether the chosen size fits in it."));
   m_loaded->setObjectName(QStringLiteral("loadedLabel"));
   m_loaded->setWordWrap(true);
   m_loaded->setText(tr("Not loaded yet"));
@@ -88,11 +100,13 @@ ModelPanel::ModelPanel(QWidget* parent)
   deviceRow->addWidget(m_dtype, 1);
   auto* form = new QFormLayout(this);
   form->setContentsMargins(0, 0, 0, 0);
+  form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
   form->addRow(tr("&Model"), m_source);
   form->addRow(m_pages);
   auto* deviceLabel = new QLabel(tr("&Device"), this);  // a layout row gets no buddy from QFormLayout
   deviceLabel->setBuddy(m_device);
   form->addRow(deviceLabel, deviceRow);
+  form->addRow(tr("Memory &budget"), m_memory);
   form->addRow(m_loaded);
 
   connect(m_source, &QComboBox::currentIndexChanged, this, &ModelPanel::sourceChanged);
@@ -106,6 +120,7 @@ ModelPanel::ModelPanel(QWidget* parent)
   });
   connect(m_device, &QComboBox::currentIndexChanged, this, &ModelPanel::changed);
   connect(m_dtype, &QComboBox::currentIndexChanged, this, &ModelPanel::changed);
+  connect(m_memory, &QDoubleSpinBox::valueChanged, this, &ModelPanel::changed);
   sourceChanged();
 }
 
@@ -124,14 +139,27 @@ QWidget* ModelPanel::pathRow(QLineEdit* edit, bool folder, const QString& filter
                                 : QFileDialog::getOpenFileName(this, tr("Choose a file"), start, filter);
     if (path.isEmpty()) return;
     edit->setText(path);
-    emit changed();
+    Q_EMIT changed();
   });
   return row;
 }
 
+void ModelPanel::showPage(int index) {
+  // A QStackedWidget is as tall as its tallest page, so the one-line demo page used to sit in the five-row space
+  // of the single-files page (the "large blank area" of issue 15). Hidden pages are told to ignore their size
+  // hint, so the stack — and the Model box — fits the page on show.
+  for (int i = 0; i < m_pages->count(); ++i) {
+    const QSizePolicy::Policy p = i == index ? QSizePolicy::Preferred : QSizePolicy::Ignored;
+    m_pages->widget(i)->setSizePolicy(p, p);
+  }
+  m_pages->setCurrentIndex(index);
+  m_pages->adjustSize();
+  m_pages->updateGeometry();
+}
+
 void ModelPanel::sourceChanged() {
-  m_pages->setCurrentIndex(m_source->currentIndex());
-  emit changed();
+  showPage(m_source->currentIndex());
+  Q_EMIT changed();
 }
 
 ModelChoice ModelPanel::choice() const {
@@ -145,6 +173,7 @@ ModelChoice ModelPanel::choice() const {
   c.tokenizerFolder = m_tokenizers->text().trimmed();
   c.device = m_device->currentText();
   c.dtype = m_dtype->currentText();
+  c.maxMemoryMiB = int(std::lround(m_memory->value() * 1024.0));
   return c;
 }
 
@@ -160,10 +189,11 @@ void ModelPanel::setChoice(const ModelChoice& c) {
     if (m_device->findText(c.device) < 0) m_device->addItem(c.device);  // e.g. "cuda:1"
     m_device->setCurrentText(c.device);
     m_dtype->setCurrentText(c.dtype);
+    m_memory->setValue(double(c.maxMemoryMiB) / 1024.0);
     m_source->setCurrentIndex(std::max(0, m_source->findData(int(c.source))));
-    m_pages->setCurrentIndex(m_source->currentIndex());
+    showPage(m_source->currentIndex());
   }
-  emit changed();
+  Q_EMIT changed();
 }
 
 bool ModelPanel::isDemo() const {

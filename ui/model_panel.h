@@ -6,6 +6,7 @@
 #include "ui/model_choice.h"
 
 class QComboBox;
+class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QStackedWidget;
@@ -25,12 +26,13 @@ class ModelPanel : public QWidget {
   // What the worker reports after loading ("FLUX.1-dev (diffusers)", "demo (random weights)").
   void setLoadedLabel(const QString& label);
 
- signals:
+ Q_SIGNALS:
   void changed();
 
  private:
   QWidget* pathRow(QLineEdit* edit, bool folder, const QString& filter);
   void sourceChanged();
+  void showPage(int index);
 
   QComboBox* m_source;
   QStackedWidget* m_pages;
@@ -43,6 +45,7 @@ class ModelPanel : public QWidget {
   QLineEdit* m_tokenizers;
   QComboBox* m_device;
   QComboBox* m_dtype;
+  QDoubleSpinBox* m_memory;
   QLabel* m_loaded;
 };
 

@@ -37,7 +37,7 @@ bool PromptPanel::eventFilter(QObject* watched, QEvent* event) {
   if (watched == m_edit && event->type() == QEvent::KeyPress) {
     const auto* key = static_cast<QKeyEvent*>(event);
     if ((key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter) && (key->modifiers() & Qt::ControlModifier)) {
-      emit generateRequested();
+      Q_EMIT generateRequested();
       return true;  // no newline
     }
   }

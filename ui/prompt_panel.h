@@ -21,7 +21,7 @@ class PromptPanel : public QWidget {
   void apply(dype::GenerationRequest& request) const;
   void load(const dype::GenerationRequest& request);
 
- signals:
+ Q_SIGNALS:
   void generateRequested();
   void changed();
 

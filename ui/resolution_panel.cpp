@@ -132,7 +132,7 @@ void ResolutionPanel::spinChanged() {
   const int match = m_presets->findData(s);
   m_presets->setCurrentIndex(match >= 0 ? match : kCustomIndex);
   updateInfo();
-  emit sizeChanged(s.width(), s.height());
+  Q_EMIT sizeChanged(s.width(), s.height());
 }
 
 void ResolutionPanel::snapToMultipleOf16() {

@@ -39,7 +39,7 @@ class ResolutionPanel : public QWidget {
   void apply(dype::GenerationRequest& request) const;
   void load(const dype::GenerationRequest& request);
 
- signals:
+ Q_SIGNALS:
   void sizeChanged(int width, int height);
 
  private:

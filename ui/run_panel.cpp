@@ -96,12 +96,21 @@ void RunPanel::setProgress(int step, int total, double sigma, double elapsed, do
   }
   m_bar->setRange(0, std::max(1, total));
   m_bar->setValue(step);
-  m_bar->setFormat(tr("step %1 / %2").arg(step).arg(total));
-  m_status->setText(tr("Step %1/%2 · σ = %3 · %4 · elapsed %5 · ETA %6")
-                        .arg(step)
-                        .arg(total)
+  m_bar->setFormat(stepsDoneText(step, total));
+  m_status->setText(tr("%1 · σ = %2 · %3 · elapsed %4 · ETA %5")
+                        .arg(stepsDoneText(step, total))
                         .arg(sigma, 0, 'f', 4)
                         .arg(formatRate(rate), formatDuration(elapsed), formatDuration(eta)));
+}
+
+QString RunPanel::stepsDoneText(int done, int total) { return tr("%1 / %2 steps done").arg(done).arg(total); }
+
+void RunPanel::setBlockProgress(int step, int totalSteps, int block, int blocks) {
+  // `step` is the step in progress (1-based), so step − 1 are done: the same count setProgress showed last.
+  m_bar->setRange(0, std::max(1, totalSteps * blocks));
+  m_bar->setValue((step - 1) * blocks + block);
+  m_bar->setFormat(
+      tr("%1 · step %2: block %3/%4").arg(stepsDoneText(step - 1, totalSteps)).arg(step).arg(block).arg(blocks));
 }
 
 void RunPanel::setDecodeProgress(int done, int total) {

@@ -18,7 +18,10 @@ class RunPanel : public QWidget {
   void setRunning(bool running);
   bool isRunning() const { return m_running; }
   void setStage(const QString& stage);
+  // Every step count shown is the number of steps *done* ("5 / 12 steps done"), in the bar and the label alike;
+  // block progress adds the step in progress after it ("… · step 6: block 3/57"), so the two never disagree.
   void setProgress(int step, int total, double sigma, double elapsedSeconds, double etaSeconds);
+  void setBlockProgress(int step, int totalSteps, int block, int blocks);  // `step`: in progress, 1-based
   void setDecodeProgress(int done, int total);
   void setEncodeProgress(int done, int total);  // img2img / refine: the VAE encode of the picture
   // `details`: the whole plan, shown as the label's tooltip.
@@ -33,8 +36,9 @@ class RunPanel : public QWidget {
 
   static QString formatDuration(double seconds);
   static QString formatRate(double stepsPerSecond);
+  static QString stepsDoneText(int done, int total);  // "5 / 12 steps done"
 
- signals:
+ Q_SIGNALS:
   void generateClicked();
   void cancelClicked();
 

@@ -3,37 +3,71 @@
 #include <QFileInfo>
 #include <QSettings>
 #include <QStringList>
+#include <array>
 #include <cmath>
 #include <exception>
 
 namespace dype::ui {
 namespace {
 
-const QString kVersionKey = QStringLiteral("settings/version");
 constexpr int kVersion = 1;
 
-QString readString(const QSettings& s, const QString& key, const QString& fallback = {}) {
-  const QVariant v = s.value(key);
-  if (!v.isValid() || !v.canConvert<QString>()) return fallback;
-  return v.toString();
-}
+// Every key of the settings file, in one table: its name in the file, its type and its default. The getters read
+// through value(), which checks the type (and an int's range) and falls back to the default, so no getter repeats
+// a key string or a validation rule.
+enum class Type { String, Bool, Int, Bytes };
+struct KeySpec {
+  Settings::Key key;
+  const char* name;  // "group/name"; a Bytes key used with a suffix (splitters) is a prefix
+  Type type;
+  const char* defaultValue;  // as text: "" for strings and bytes, "true"/"false", a decimal int
+  int lo = 0, hi = 0;        // Int only: the accepted range
+};
 
-int readInt(const QSettings& s, const QString& key, int fallback, int lo, int hi) {
-  bool ok = false;
-  const int v = s.value(key).toInt(&ok);
-  return ok && v >= lo && v <= hi ? v : fallback;
-}
+using K = Settings::Key;
+constexpr std::array<KeySpec, int(K::Count)> kKeys{{
+    {K::Version, "settings/version", Type::Int, "1", 1, 1000},
+    {K::ModelSource, "model/source", Type::String, ""},
+    {K::ModelDiffusersFolder, "model/diffusersFolder", Type::String, ""},
+    {K::ModelTransformer, "model/transformer", Type::String, ""},
+    {K::ModelVae, "model/vae", Type::String, ""},
+    {K::ModelClip, "model/clip", Type::String, ""},
+    {K::ModelT5, "model/t5", Type::String, ""},
+    {K::ModelTokenizers, "model/tokenizers", Type::String, ""},
+    {K::ModelDevice, "model/device", Type::String, ""},
+    {K::ModelDtype, "model/dtype", Type::String, ""},
+    {K::ModelMaxMemoryMiB, "model/maxMemoryMiB", Type::Int, "0", 0, 1 << 22},
+    {K::LastRequest, "request/last", Type::String, ""},
+    {K::RandomSeed, "request/randomSeed", Type::Bool, "true"},
+    {K::DypePreset, "request/dypePreset", Type::String, "custom"},
+    {K::PreviewEvery, "preview/every", Type::Int, "1", 0, Settings::kMaxPreviewEvery},
+    {K::ExportBitDepth, "export/bitDepth", Type::Int, "8", 8, 16},
+    {K::LastDirectory, "export/lastDirectory", Type::String, ""},
+    {K::WindowGeometry, "window/geometry", Type::Bytes, ""},
+    {K::WindowState, "window/state", Type::Bytes, ""},
+    {K::SplitterState, "window/splitter_", Type::Bytes, ""},
+}};
 
-bool readBool(const QSettings& s, const QString& key, bool fallback) {
-  const QString v = readString(s, key).trimmed().toLower();
-  if (v == QLatin1String("true") || v == QLatin1String("1")) return true;
-  if (v == QLatin1String("false") || v == QLatin1String("0")) return false;
-  return fallback;
+constexpr bool tableInKeyOrder() {
+  for (std::size_t i = 0; i < kKeys.size(); ++i)
+    if (int(kKeys[i].key) != int(i)) return false;
+  return true;
 }
+static_assert(tableInKeyOrder(), "kKeys must list every Settings::Key once, in declaration order");
 
-QByteArray readBytes(const QSettings& s, const QString& key) {
-  const QVariant v = s.value(key);
-  return v.typeId() == QMetaType::QByteArray ? v.toByteArray() : QByteArray();
+const KeySpec& spec(K key) { return kKeys[std::size_t(key)]; }
+
+QString keyName(K key, const QString& suffix = {}) { return QLatin1String(spec(key).name) + suffix; }
+
+QVariant defaultOf(const KeySpec& k) {
+  const QString text = QLatin1String(k.defaultValue);
+  switch (k.type) {
+    case Type::Bool: return text == QLatin1String("true");
+    case Type::Int: return text.toInt();
+    case Type::Bytes: return QByteArray();
+    case Type::String: break;
+  }
+  return text;
 }
 
 bool isDevice(const QString& d) {
@@ -60,45 +94,73 @@ Settings::Settings(const QString& iniPath) : m_settings(std::make_unique<QSettin
   m_corrupt = m_settings->status() != QSettings::NoError;
 }
 
-Settings::~Settings() {
-  m_settings->setValue(kVersionKey, kVersion);
-  m_settings->sync();
-}
+Settings::~Settings() { sync(); }
 
 QString Settings::fileName() const { return m_settings->fileName(); }
 
+QString Settings::keyName(Key key) { return dype::ui::keyName(key); }
+
+QVariant Settings::value(Key key, const QString& suffix) const {
+  const KeySpec& k = spec(key);
+  const QVariant fallback = defaultOf(k);
+  const QVariant v = m_settings->value(dype::ui::keyName(key, suffix));
+  if (!v.isValid()) return fallback;
+  switch (k.type) {
+    case Type::String:
+      return v.canConvert<QString>() ? QVariant(v.toString()) : fallback;
+    case Type::Bool: {
+      const QString t = v.toString().trimmed().toLower();
+      if (t == QLatin1String("true") || t == QLatin1String("1")) return true;
+      if (t == QLatin1String("false") || t == QLatin1String("0")) return false;
+      return fallback;
+    }
+    case Type::Int: {
+      bool ok = false;
+      const int i = v.toInt(&ok);
+      return ok && i >= k.lo && i <= k.hi ? QVariant(i) : fallback;
+    }
+    case Type::Bytes:
+      return v.typeId() == QMetaType::QByteArray ? v : fallback;
+  }
+  return fallback;
+}
+
+void Settings::setValue(Key key, const QVariant& value, const QString& suffix) {
+  m_settings->setValue(dype::ui::keyName(key, suffix), value);
+}
+
 ModelChoice Settings::modelChoice() const {
-  const QSettings& s = *m_settings;
   ModelChoice c;
-  c.source = ModelChoice::parseSource(readString(s, QStringLiteral("model/source")));
-  c.diffusersFolder = readString(s, QStringLiteral("model/diffusersFolder"));
-  c.transformerFile = readString(s, QStringLiteral("model/transformer"));
-  c.vaeFile = readString(s, QStringLiteral("model/vae"));
-  c.clipFile = readString(s, QStringLiteral("model/clip"));
-  c.t5File = readString(s, QStringLiteral("model/t5"));
-  c.tokenizerFolder = readString(s, QStringLiteral("model/tokenizers"));
-  const QString device = readString(s, QStringLiteral("model/device"));
+  c.source = ModelChoice::parseSource(value(Key::ModelSource).toString());
+  c.diffusersFolder = value(Key::ModelDiffusersFolder).toString();
+  c.transformerFile = value(Key::ModelTransformer).toString();
+  c.vaeFile = value(Key::ModelVae).toString();
+  c.clipFile = value(Key::ModelClip).toString();
+  c.t5File = value(Key::ModelT5).toString();
+  c.tokenizerFolder = value(Key::ModelTokenizers).toString();
+  const QString device = value(Key::ModelDevice).toString();
   if (isDevice(device)) c.device = device;
-  const QString dtype = readString(s, QStringLiteral("model/dtype"));
+  const QString dtype = value(Key::ModelDtype).toString();
   if (isDtype(dtype)) c.dtype = dtype;
+  c.maxMemoryMiB = value(Key::ModelMaxMemoryMiB).toInt();
   return c;
 }
 
 void Settings::setModelChoice(const ModelChoice& c) {
-  QSettings& s = *m_settings;
-  s.setValue(QStringLiteral("model/source"), ModelChoice::sourceName(c.source));
-  s.setValue(QStringLiteral("model/diffusersFolder"), c.diffusersFolder);
-  s.setValue(QStringLiteral("model/transformer"), c.transformerFile);
-  s.setValue(QStringLiteral("model/vae"), c.vaeFile);
-  s.setValue(QStringLiteral("model/clip"), c.clipFile);
-  s.setValue(QStringLiteral("model/t5"), c.t5File);
-  s.setValue(QStringLiteral("model/tokenizers"), c.tokenizerFolder);
-  s.setValue(QStringLiteral("model/device"), c.device);
-  s.setValue(QStringLiteral("model/dtype"), c.dtype);
+  setValue(Key::ModelSource, ModelChoice::sourceName(c.source));
+  setValue(Key::ModelDiffusersFolder, c.diffusersFolder);
+  setValue(Key::ModelTransformer, c.transformerFile);
+  setValue(Key::ModelVae, c.vaeFile);
+  setValue(Key::ModelClip, c.clipFile);
+  setValue(Key::ModelT5, c.t5File);
+  setValue(Key::ModelTokenizers, c.tokenizerFolder);
+  setValue(Key::ModelDevice, c.device);
+  setValue(Key::ModelDtype, c.dtype);
+  setValue(Key::ModelMaxMemoryMiB, c.maxMemoryMiB);
 }
 
 dype::GenerationRequest Settings::lastRequest() const {
-  const QString text = readString(*m_settings, QStringLiteral("request/last"));
+  const QString text = value(Key::LastRequest).toString();
   if (text.isEmpty()) return {};
   try {
     const auto json = nlohmann::json::parse(text.toStdString());
@@ -111,45 +173,39 @@ dype::GenerationRequest Settings::lastRequest() const {
 }
 
 void Settings::setLastRequest(const dype::GenerationRequest& request) {
-  m_settings->setValue(QStringLiteral("request/last"), QString::fromStdString(request.to_json().dump()));
+  setValue(Key::LastRequest, QString::fromStdString(request.to_json().dump()));
 }
 
-bool Settings::randomSeed() const { return readBool(*m_settings, QStringLiteral("request/randomSeed"), true); }
-void Settings::setRandomSeed(bool on) { m_settings->setValue(QStringLiteral("request/randomSeed"), on); }
+bool Settings::randomSeed() const { return value(Key::RandomSeed).toBool(); }
+void Settings::setRandomSeed(bool on) { setValue(Key::RandomSeed, on); }
 
-int Settings::previewEvery() const {
-  return readInt(*m_settings, QStringLiteral("preview/every"), 1, 0, kMaxPreviewEvery);
-}
-void Settings::setPreviewEvery(int steps) { m_settings->setValue(QStringLiteral("preview/every"), steps); }
+QString Settings::dypePreset() const { return value(Key::DypePreset).toString(); }
+void Settings::setDypePreset(const QString& name) { setValue(Key::DypePreset, name); }
 
-int Settings::exportBitDepth() const {
-  const int bits = readInt(*m_settings, QStringLiteral("export/bitDepth"), 8, 8, 16);
-  return bits == 16 ? 16 : 8;
-}
-void Settings::setExportBitDepth(int bits) { m_settings->setValue(QStringLiteral("export/bitDepth"), bits); }
+int Settings::previewEvery() const { return value(Key::PreviewEvery).toInt(); }
+void Settings::setPreviewEvery(int steps) { setValue(Key::PreviewEvery, steps); }
+
+int Settings::exportBitDepth() const { return value(Key::ExportBitDepth).toInt() == 16 ? 16 : 8; }
+void Settings::setExportBitDepth(int bits) { setValue(Key::ExportBitDepth, bits); }
 
 QString Settings::lastDirectory() const {
-  const QString dir = readString(*m_settings, QStringLiteral("export/lastDirectory"));
+  const QString dir = value(Key::LastDirectory).toString();
   return QFileInfo(dir).isDir() ? dir : QString();
 }
-void Settings::setLastDirectory(const QString& dir) {
-  m_settings->setValue(QStringLiteral("export/lastDirectory"), dir);
-}
+void Settings::setLastDirectory(const QString& dir) { setValue(Key::LastDirectory, dir); }
 
-QByteArray Settings::windowGeometry() const { return readBytes(*m_settings, QStringLiteral("window/geometry")); }
-void Settings::setWindowGeometry(const QByteArray& g) { m_settings->setValue(QStringLiteral("window/geometry"), g); }
-QByteArray Settings::windowState() const { return readBytes(*m_settings, QStringLiteral("window/state")); }
-void Settings::setWindowState(const QByteArray& st) { m_settings->setValue(QStringLiteral("window/state"), st); }
+QByteArray Settings::windowGeometry() const { return value(Key::WindowGeometry).toByteArray(); }
+void Settings::setWindowGeometry(const QByteArray& g) { setValue(Key::WindowGeometry, g); }
+QByteArray Settings::windowState() const { return value(Key::WindowState).toByteArray(); }
+void Settings::setWindowState(const QByteArray& st) { setValue(Key::WindowState, st); }
 
-QByteArray Settings::splitterState(const QString& name) const {
-  return readBytes(*m_settings, QStringLiteral("window/splitter_") + name);
-}
+QByteArray Settings::splitterState(const QString& name) const { return value(Key::SplitterState, name).toByteArray(); }
 void Settings::setSplitterState(const QString& name, const QByteArray& state) {
-  m_settings->setValue(QStringLiteral("window/splitter_") + name, state);
+  setValue(Key::SplitterState, state, name);
 }
 
 void Settings::sync() {
-  m_settings->setValue(kVersionKey, kVersion);
+  setValue(Key::Version, kVersion);
   m_settings->sync();
 }
 
@@ -160,7 +216,9 @@ bool isPlausibleRequest(const dype::GenerationRequest& r, QString* reason) {
   };
   if (r.width < 16 || r.height < 16 || r.width % 16 || r.height % 16 || r.width > 16384 || r.height > 16384)
     return fail(QStringLiteral("size %1x%2 is not a multiple of 16 within 16..16384 px").arg(r.width).arg(r.height));
-  if (r.steps < 1 || r.steps > 1000) return fail(QStringLiteral("steps %1 outside 1..1000").arg(r.steps));
+  const dype::RequestLimits limits;  // the pipeline's own step limits (core/pipeline/generation_request.h)
+  if (r.steps < limits.min_steps || r.steps > limits.max_steps)
+    return fail(QStringLiteral("steps %1 outside %2..%3").arg(r.steps).arg(limits.min_steps).arg(limits.max_steps));
   if (!std::isfinite(r.guidance) || r.guidance < 0 || r.guidance > 100)
     return fail(QStringLiteral("guidance %1 outside 0..100").arg(r.guidance));
   const auto& d = r.dype;

@@ -3,6 +3,7 @@
 // for a missing, unreadable or out-of-range value, so a corrupt settings file never breaks the app.
 #include <QByteArray>
 #include <QString>
+#include <QVariant>
 #include <memory>
 
 #include "core/pipeline/generation_request.h"
@@ -20,6 +21,35 @@ class Settings {
   Settings(const Settings&) = delete;
   Settings& operator=(const Settings&) = delete;
 
+  // Every key of the file; the table in settings.cpp gives each its name, type and default.
+  enum class Key {
+    Version,
+    ModelSource,
+    ModelDiffusersFolder,
+    ModelTransformer,
+    ModelVae,
+    ModelClip,
+    ModelT5,
+    ModelTokenizers,
+    ModelDevice,
+    ModelDtype,
+    ModelMaxMemoryMiB,
+    LastRequest,
+    RandomSeed,
+    DypePreset,
+    PreviewEvery,
+    ExportBitDepth,
+    LastDirectory,
+    WindowGeometry,
+    WindowState,
+    SplitterState,  // + the splitter's name
+    Count
+  };
+  // The stored value checked against the key's type (and range), or the key's default.
+  QVariant value(Key key, const QString& suffix = {}) const;
+  void setValue(Key key, const QVariant& value, const QString& suffix = {});
+  static QString keyName(Key key);  // "model/device"
+
   QString fileName() const;
   // True when the file existed but could not be parsed; the values then come from the defaults.
   bool wasCorrupt() const { return m_corrupt; }
@@ -33,6 +63,10 @@ class Settings {
 
   bool randomSeed() const;
   void setRandomSeed(bool on);
+
+  // DypePreset name ("auto", "paper", …); default "custom": the last request's DyPE values are kept as they are.
+  QString dypePreset() const;
+  void setDypePreset(const QString& name);
 
   int previewEvery() const;  // steps between live previews, 0 = off; default 1
   void setPreviewEvery(int steps);

@@ -17,6 +17,7 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "core/common/error.h"
+#include "core/common/format.h"
 #include "core/image/png_export.h"
 #include "core/io/safetensors.h"
 #include "core/pipeline/flux_pipeline.h"
@@ -211,16 +212,6 @@ class CliObserver : public StepObserver {
   std::chrono::steady_clock::time_point last_block_line_ = denoise_start_;
 };
 
-ShiftPolicy parse_shift(const std::string& s, double* mu) {
-  if (s == "auto" || s == "clamp" || s == "flux" || s == "none") return parse_shift_policy(s);
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0' || !std::isfinite(v))
-    throw InvalidArgument("--shift expects auto, clamp, flux, none or a number (mu), got '" + s + "'");
-  *mu = v;
-  return ShiftPolicy::Fixed;
-}
-
 // The folder that will receive `file` must exist and be writable (the file itself is written later, atomically).
 void check_writable_folder_of(const std::string& file, const char* option) {
   const std::filesystem::path p(file);
@@ -338,8 +329,8 @@ int cmd_generate(int argc, char** argv) {
   req.dype.lambda_s = a.get_double("dype-strength", req.dype.lambda_s);
   req.dype.lambda_t = a.get_double("dype-exponent", req.dype.lambda_t);
   req.dype.base_resolution = parse_int(a, "base-resolution", req.dype.base_resolution, 16, 1 << 20);
-  req.shift = parse_shift(a.get_or("shift", "auto"), &req.shift_mu);
-  req.noise = parse_noise_mode(a.get_or("noise", "comfy"));
+  req.shift = parse_shift_option(a.get_or("shift", "auto"), &req.shift_mu);
+  req.noise = sampling::parse_noise_convention(a.get_or("noise", "comfy"));
   req.device = a.get_or("device", "cpu");
   req.dtype = a.get_or("dtype", default_compute_dtype(parse_device(req.device)));
   req.bit_depth = parse_int(a, "bit-depth", 8, 8, 16);
@@ -362,7 +353,7 @@ int cmd_generate(int argc, char** argv) {
     req.refine.enabled = true;
     std::tie(req.refine.base_width, req.refine.base_height) = parse_refine_size(*refine);
     req.refine.strength = a.get_double("refine-strength", req.refine.strength);
-    req.refine.steps = parse_int(a, "refine-steps", 0, 0, 10000);
+    req.refine.steps = parse_int(a, "refine-steps", 0, 0, RequestLimits{}.max_steps);
     req.refine.upscale = a.get_or("refine-upscale", req.refine.upscale);
   } else if (a.has("refine-strength") || a.has("refine-steps") || a.has("refine-upscale")) {
     throw InvalidArgument("--refine-strength, --refine-steps and --refine-upscale apply to --refine auto|WxH");
@@ -412,8 +403,11 @@ int cmd_generate(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   // The plan comes from the file headers: a run that cannot fit is refused here, before any weight is read.
   const ModelFootprint footprint = model_footprint(paths, opts);
-  req.steps = parse_int(a, "steps", footprint.schnell ? 4 : 28, 1, 10000);
-  const std::vector<PassPlan> passes = plan_passes(req);  // strength, refine size and names: before any loading
+  RequestLimits limits;  // the ones the pipeline will hold the request to
+  limits.max_pixels = opts.max_pixels;
+  req.steps = parse_int(a, "steps", footprint.schnell ? 4 : 28, limits.min_steps, limits.max_steps);
+  require_valid(req, limits);  // the pipeline's own contract (strength, refine size, names...): before any loading
+  const std::vector<PassPlan> passes = plan_passes(req);
   const Throughput speed = cached_throughput(device, dtype);
   opts.flops_per_second = speed.flops_per_second;
   opts.convert_elements_per_second = speed.convert_elements_per_second;

@@ -10,6 +10,9 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "core/common/error.h"
+#include "core/common/format.h"
+#include "core/common/system_memory.h"
+#include "core/io/component_hints.h"
 #include "core/io/model_layout.h"
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
@@ -37,17 +40,6 @@ std::string grouped(std::uint64_t v) {
   std::string s = std::to_string(v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
   return s;
-}
-
-std::string human_bytes(std::uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) v /= 1024, ++u;
-  std::ostringstream os;
-  os.precision(u == 0 ? 0 : 1);
-  os << std::fixed << v << ' ' << units[u];
-  return os.str();
 }
 
 std::string relative(const std::string& p, const std::string& base) {
@@ -184,7 +176,7 @@ void print_text(const json& j, std::ostream& os, const std::string& indent) {
         for (auto it = f["dtypes"].begin(); it != f["dtypes"].end(); ++it)
           os << ' ' << it.key() << " x" << it.value().get<std::uint64_t>();
         os << ", " << grouped(f["parameters"].get<std::uint64_t>()) << " parameters, "
-           << grouped(f["bytes"].get<std::uint64_t>()) << " bytes (" << human_bytes(f["bytes"].get<std::uint64_t>())
+           << grouped(f["bytes"].get<std::uint64_t>()) << " bytes (" << format_bytes(f["bytes"].get<std::uint64_t>())
            << ")\n";
         if (f["quantization"].get<std::string>() != "none")
           os << indent << "      quantization: " << f["quantization"].get<std::string>() << "\n";

@@ -12,9 +12,11 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "core/common/error.h"
+#include "core/common/strings.h"
 #include "core/dype/rope_frequencies.h"
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
+#include "core/pipeline/passes.h"
 #include "core/sampling/schedule.h"
 
 namespace dype::cli {
@@ -102,8 +104,7 @@ ModelRope rope_from_weights(const std::string& path) {
   bool guidance = false;
   for (const auto& name : store->names()) {
     for (const auto& k : keys)
-      if (!norm && name.size() >= k.size() && name.compare(name.size() - k.size(), k.size(), k) == 0 &&
-          (name.size() == k.size() || name[name.size() - k.size() - 1] == '.'))
+      if (!norm && ends_with(name, k) && (name.size() == k.size() || name[name.size() - k.size() - 1] == '.'))
         norm = store->find(name);
     if (name.find("guidance_in.") != std::string::npos || name.find("guidance_embedder.") != std::string::npos)
       guidance = true;
@@ -154,23 +155,6 @@ std::vector<double> parse_t_list(const std::string& s) {
   }
   if (ts.empty()) throw InvalidArgument("--t needs at least one value");
   return ts;
-}
-
-std::optional<double> parse_shift(const std::string& s, std::int64_t seq_len, bool is_schnell) {
-  ShiftPolicy policy;
-  double mu = 0;
-  if (s == "auto") policy = ShiftPolicy::Auto;
-  else if (s == "clamp") policy = ShiftPolicy::Clamp;
-  else if (s == "flux") policy = ShiftPolicy::Flux;
-  else if (s == "none") policy = ShiftPolicy::None;
-  else {
-    char* end = nullptr;
-    mu = std::strtod(s.c_str(), &end);
-    if (s.empty() || end == s.c_str() || *end != '\0' || !std::isfinite(mu))
-      throw InvalidArgument("--shift expects auto, clamp, flux, none or a number (mu), got '" + s + "'");
-    policy = ShiftPolicy::Fixed;
-  }
-  return time_shift_mu(policy, seq_len, is_schnell, 0.5, 1.15, mu);
 }
 
 int int_option(const Args& args, const std::string& name, long long def, long long lo, long long hi,
@@ -231,10 +215,14 @@ int cmd_schedule(int argc, char** argv) {
     if (args.has("shift")) throw InvalidArgument("--shift only applies with --steps");
     ts = parse_t_list(*t);
   } else {
-    const int steps = int_option(args, "steps", 28, 1, 100000, "a number of steps");
-    const auto mu = parse_shift(args.get_or("shift", "auto"), flux_image_seq_len(width, height), model.is_schnell);
-    ts = flux_schedule(steps, mu);
-    ts.pop_back();  // the final 0 is where the last update lands, not a model evaluation
+    // The schedule a generation of this size would sample (the pipeline's own schedule_for, time-shift line and
+    // all): the final 0 is where the last update lands, not a model evaluation.
+    GenerationRequest r;
+    r.width = width;
+    r.height = height;
+    r.steps = int_option(args, "steps", 28, 1, 100000, "a number of steps");
+    r.shift = parse_shift_option(args.get_or("shift", "auto"), &r.shift_mu);
+    ts = schedule_for(r, model.is_schnell).evaluations();
   }
 
   const std::vector<std::int64_t> extent = token_grid_extent(width, height);

@@ -2,6 +2,7 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -187,6 +188,12 @@ CpuAllocatorStats cpu_allocator_stats() {
   if (!g_state) return {};
   std::lock_guard<std::mutex> l(g_state->mutex);
   return g_state->stats;
+}
+
+void tune_allocator_for_large_tensors() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  install_cpu_caching_allocator();
 }
 
 }  // namespace dype

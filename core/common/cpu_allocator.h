@@ -34,4 +34,12 @@ void release_cpu_cache();
 
 CpuAllocatorStats cpu_allocator_stats();
 
+// Keeps large tensor buffers mapped between uses instead of returning each to the OS on free. By default glibc
+// mmaps every block above 32 MiB and unmaps it on free, so each step re-faults hundreds of MiB of fresh pages
+// (about half of the CPU time of a demo generation went to page faults; figures in bench/NOTES.md). Installs the
+// caching CPU allocator above (blocks >= 1 MiB reused, 2 MiB-aligned, huge pages) and raises glibc's mmap and
+// trim thresholds to 1 GiB for the rest. FluxPipeline::generate returns the cached blocks when a run ends. Call
+// once per process, before generating (the CLI and the GUI do).
+void tune_allocator_for_large_tensors();
+
 }  // namespace dype

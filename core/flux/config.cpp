@@ -4,19 +4,13 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/format.h"
 
 namespace dype::flux {
 
 namespace {
 std::string in_source(const std::string& source) { return source.empty() ? "" : " (" + source + ")"; }
 
-std::string shape_str(const std::vector<std::int64_t>& s) {
-  std::ostringstream os;
-  os << "[";
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
 }  // namespace
 
 FluxConfig FluxConfig::dev() { return FluxConfig{}; }

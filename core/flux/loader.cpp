@@ -1,24 +1,20 @@
 #include "core/flux/loader.h"
 
-#include <filesystem>
-#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/format.h"
+#include "core/common/strings.h"
+#include "core/io/checkpoint_kind.h"
+#include "core/io/json_file.h"
+#include "core/io/model_layout.h"
 #include "core/io/weight_quantization.h"
 #include "core/io/weights.h"
-
-namespace fs = std::filesystem;
 
 namespace dype::flux {
 
 namespace {
-
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
-bool ends_with(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
 
 using Assembly = DiffusersAssembly;
 
@@ -95,8 +91,6 @@ DiffusersSource diffusers_source(const std::string& bfl) {
 
 namespace {
 
-std::string shape_str(at::IntArrayRef s) { return c10::str(s); }
-
 // Shapes of BFL names as the diffusers store would assemble them (for config inference).
 ShapeLookup diffusers_shapes(const io::TensorStore& store, const std::string& prefix) {
   return [&store, prefix](const std::string& bfl) -> std::optional<std::vector<std::int64_t>> {
@@ -119,54 +113,6 @@ ShapeLookup bfl_shapes(const io::TensorStore& store, const std::string& prefix) 
     if (!info) return std::nullopt;
     return info->shape;
   };
-}
-
-// Finds `suffix` among the names: "" if present as is, else the prefix in front of it (e.g. "model.diffusion_model.").
-std::optional<std::string> find_prefix(const std::vector<std::string>& names, const std::string& suffix) {
-  std::optional<std::string> found;
-  for (const auto& n : names) {
-    if (n == suffix) return std::string();
-    if (ends_with(n, "." + suffix) && !found) found = n.substr(0, n.size() - suffix.size());
-  }
-  return found;
-}
-
-std::string what_it_looks_like(const std::vector<std::string>& names) {
-  auto any = [&](const std::string& p) {
-    for (const auto& n : names)
-      if (starts_with(n, p) || n.find("." + p) != std::string::npos) return true;
-    return false;
-  };
-  if (any("decoder.conv_in") || any("encoder.conv_in") || any("decoder.up"))
-    return "it looks like an autoencoder (VAE, e.g. ae.safetensors); pass it as the VAE instead";
-  if (any("text_model.encoder") || any("text_model.embeddings"))
-    return "it looks like a CLIP text encoder (e.g. clip_l.safetensors); pass it as the CLIP encoder instead";
-  if (any("shared.weight") || any("encoder.block.0"))
-    return "it looks like a T5 text encoder (e.g. t5xxl_fp16.safetensors); pass it as the T5 encoder instead";
-  if (any("input_blocks.") || any("down_blocks.0.attentions"))
-    return "it looks like a Stable Diffusion UNet, not FLUX";
-  if (any("joint_blocks.") || any("pos_embed"))
-    return "it looks like a Stable Diffusion 3 (MMDiT) model, not FLUX";
-  return "it holds neither BFL keys (img_in.weight, double_blocks.N...) nor diffusers keys (x_embedder.weight, "
-         "transformer_blocks.N...)";
-}
-
-std::string first_names(const std::vector<std::string>& names) {
-  std::ostringstream os;
-  for (std::size_t i = 0; i < names.size() && i < 5; ++i) os << (i ? ", " : "") << names[i];
-  if (names.size() > 5) os << ", ... (" << names.size() << " tensors)";
-  if (names.empty()) os << "(no tensors)";
-  return os.str();
-}
-
-std::optional<nlohmann::json> read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError("'" + path + "' is not valid JSON: " + e.what());
-  }
 }
 
 // The diffusers resolver: assembles BFL tensors from diffusers ones; notes what could not be assembled.
@@ -228,23 +174,23 @@ FluxCheckpointInfo inspect_flux_checkpoint(const io::TensorStore& store, const s
   info.label = store.label();
   const std::vector<std::string> names = store.names();
   ShapeLookup shapes;
-  if (auto p = find_prefix(names, "img_in.weight")) {
+  if (auto p = io::find_key_prefix(names, "img_in.weight")) {
     info.layout = FluxLayout::BFL;
     info.prefix = *p;
     shapes = bfl_shapes(store, info.prefix);
-  } else if (auto q = find_prefix(names, "x_embedder.weight");
+  } else if (auto q = io::find_key_prefix(names, "x_embedder.weight");
              q && store.contains(*q + "time_text_embed.timestep_embedder.linear_1.weight")) {
     info.layout = FluxLayout::Diffusers;
     info.prefix = *q;
     shapes = diffusers_shapes(store, info.prefix);
   } else {
-    throw ModelError("'" + store.label() + "' is not a FLUX transformer checkpoint: " + what_it_looks_like(names) +
-                     ". First tensors: " + first_names(names));
+    throw ModelError(io::wrong_checkpoint_message(store.label(), io::ComponentKind::FluxTransformer,
+                                                  "it holds neither BFL keys (img_in.weight, double_blocks.N...) nor "
+                                                  "diffusers keys (x_embedder.weight, transformer_blocks.N...)",
+                                                  names));
   }
   if (info.layout == FluxLayout::Diffusers && config_json) {
-    auto j = read_json(*config_json);
-    if (!j) throw IoError("cannot read transformer config '" + *config_json + "'");
-    info.config = flux_config_from_diffusers(*j, *config_json);
+    info.config = flux_config_from_diffusers(io::read_json(*config_json), *config_json);
     info.config_source = *config_json;
   } else {
     info.config = infer_flux_config(shapes, store.label());
@@ -288,24 +234,10 @@ Flux load_flux(std::shared_ptr<const io::TensorStore> store, const FluxLoadOptio
 
 std::shared_ptr<const io::TensorStore> open_flux_checkpoint(const std::string& path,
                                                             std::optional<std::string>* config_json) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw IoError("FLUX transformer '" + path + "' does not exist");
-  std::string target = path;
-  config_json->reset();
-  if (fs::is_directory(path, ec)) {
-    // A diffusers model folder: use its transformer/ component.
-    if (fs::exists(fs::path(path) / "model_index.json", ec) && fs::is_directory(fs::path(path) / "transformer", ec))
-      target = (fs::path(path) / "transformer").string();
-    if (fs::exists(fs::path(target) / "config.json", ec)) *config_json = (fs::path(target) / "config.json").string();
-  } else {
-    // A diffusers-key file next to its config.json (inspect uses the config only for the diffusers layout).
-    const fs::path cfg = fs::path(path).parent_path() / "config.json";
-    if (fs::exists(cfg, ec)) {
-      auto j = read_json(cfg.string());
-      if (j && j->is_object() && j->value("_class_name", std::string()) == "FluxTransformer2DModel")
-        *config_json = cfg.string();
-    }
-  }
+  // A diffusers model folder stands for its transformer/; a diffusers-key file may sit beside its config.json
+  // (inspect uses the config only for the diffusers layout).
+  const std::string target = io::component_path(path, "transformer", "FLUX transformer");
+  *config_json = io::component_config(target, "FluxTransformer2DModel");
   return io::TensorStore::open(target);
 }
 

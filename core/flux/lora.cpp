@@ -6,16 +6,13 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/strings.h"
 #include "core/flux/loader.h"
 #include "core/io/tensor_store.h"
 
 namespace dype::flux {
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
 
 std::string underscored(std::string s) {
   std::replace(s.begin(), s.end(), '.', '_');

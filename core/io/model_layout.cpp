@@ -1,92 +1,19 @@
 #include "core/io/model_layout.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/common/error.h"
+#include "core/common/strings.h"
+#include "core/io/json_file.h"
+#include "core/io/tensor_store.h"
 
 namespace fs = std::filesystem;
 
 namespace dype::io {
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
-
-// ---- recognising components from tensor names -------------------------------------------------------------
-
-struct Anchor {
-  ComponentKind kind;
-  KeyLayout layout;
-  const char* key;  // a key every checkpoint of this kind has; what precedes it is the prefix
-};
-// The VAE anchors are refined to BFL or diffusers below (both layouts share conv_in).
-constexpr Anchor kAnchors[] = {
-    {ComponentKind::FluxTransformer, KeyLayout::Bfl, "double_blocks.0.img_attn.qkv.weight"},
-    {ComponentKind::FluxTransformer, KeyLayout::Diffusers, "transformer_blocks.0.attn.to_q.weight"},
-    {ComponentKind::Autoencoder, KeyLayout::Bfl, "decoder.conv_in.weight"},
-    {ComponentKind::Autoencoder, KeyLayout::Bfl, "encoder.conv_in.weight"},
-    {ComponentKind::ClipText, KeyLayout::HuggingFace, "text_model.embeddings.token_embedding.weight"},
-    {ComponentKind::T5Encoder, KeyLayout::HuggingFace, "encoder.block.0.layer.0.SelfAttention.q.weight"},
-};
-
-// First key segments owned by each component (after its prefix), used to attribute names to components.
-const std::vector<std::string>& roots(ComponentKind kind, KeyLayout layout) {
-  static const std::vector<std::string> flux_bfl{"double_blocks.", "single_blocks.", "img_in.",      "txt_in.",
-                                                 "time_in.",       "vector_in.",     "guidance_in.", "final_layer."};
-  static const std::vector<std::string> flux_diffusers{"transformer_blocks.",
-                                                       "single_transformer_blocks.",
-                                                       "x_embedder.",
-                                                       "context_embedder.",
-                                                       "time_text_embed.",
-                                                       "norm_out.",
-                                                       "proj_out."};
-  static const std::vector<std::string> vae{"encoder.", "decoder.", "quant_conv.", "post_quant_conv."};
-  static const std::vector<std::string> clip{"text_model.", "text_projection.", "logit_scale"};
-  static const std::vector<std::string> t5{"shared.", "encoder."};
-  static const std::vector<std::string> none;
-  switch (kind) {
-    case ComponentKind::FluxTransformer: return layout == KeyLayout::Bfl ? flux_bfl : flux_diffusers;
-    case ComponentKind::Autoencoder: return vae;
-    case ComponentKind::ClipText: return clip;
-    case ComponentKind::T5Encoder: return t5;
-    default: return none;
-  }
-}
-
-bool owns(const ComponentGuess& g, const std::string& name) {
-  if (!starts_with(name, g.prefix)) return false;
-  for (const auto& r : roots(g.kind, g.layout))
-    if (name.compare(g.prefix.size(), r.size(), r) == 0) return true;
-  return false;
-}
-
-// Distinct block indices N among names "<prefix><root>N.<...>".
-std::int64_t count_blocks(const std::vector<std::string>& names, const std::string& head) {
-  std::set<long> seen;
-  for (const auto& n : names) {
-    if (!starts_with(n, head)) continue;
-    const std::size_t dot = n.find('.', head.size());
-    if (dot == std::string::npos || dot == head.size()) continue;
-    const std::string idx = n.substr(head.size(), dot - head.size());
-    if (idx.size() > 9 || idx.find_first_not_of("0123456789") != std::string::npos) continue;
-    seen.insert(std::stol(idx));
-  }
-  return static_cast<std::int64_t>(seen.size());
-}
-
-std::string format_ratio(std::int64_t num, std::int64_t den) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(num) / static_cast<double>(den));
-  return buf;
-}
 
 // ---- files and folders --------------------------------------------------------------------------------------
 
@@ -126,16 +53,6 @@ FolderListing list_folder(const fs::path& dir) {
   if (ec) throw IoError("cannot list folder '" + dir.string() + "': " + ec.message());
   for (auto* v : {&out.safetensors, &out.indexes, &out.subdirs}) std::sort(v->begin(), v->end());
   return out;
-}
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw IoError("cannot open '" + p.string() + "'");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError("'" + p.string() + "' is not valid JSON: " + e.what());
-  }
 }
 
 // The shard files an index names (existence is checked when the store opens).
@@ -310,8 +227,7 @@ ModelLayout detect_diffusers(const fs::path& dir) {
   ModelLayout m;
   m.kind = LayoutKind::DiffusersPipeline;
   m.path = dir.string();
-  const auto index = read_json(dir / "model_index.json");
-  if (!index.is_object()) throw FormatError("'" + (dir / "model_index.json").string() + "' is not a JSON object");
+  const auto index = read_json_object((dir / "model_index.json").string());
   if (index.contains("_class_name") && index["_class_name"].is_string())
     m.pipeline_class = index["_class_name"].get<std::string>();
   for (auto it = index.begin(); it != index.end(); ++it) {
@@ -389,30 +305,6 @@ ModelLayout detect_folder(const fs::path& dir, int depth) {
 
 // ---- public --------------------------------------------------------------------------------------------------
 
-const char* component_kind_name(ComponentKind kind) {
-  switch (kind) {
-    case ComponentKind::FluxTransformer: return "flux transformer";
-    case ComponentKind::Autoencoder: return "autoencoder";
-    case ComponentKind::ClipText: return "CLIP text encoder";
-    case ComponentKind::T5Encoder: return "T5 encoder";
-    case ComponentKind::ClipTokenizer: return "CLIP tokenizer";
-    case ComponentKind::T5Tokenizer: return "T5 tokenizer";
-    case ComponentKind::Scheduler: return "scheduler";
-    case ComponentKind::Unknown: break;
-  }
-  return "unknown";
-}
-
-const char* key_layout_name(KeyLayout layout) {
-  switch (layout) {
-    case KeyLayout::Bfl: return "BFL keys";
-    case KeyLayout::Diffusers: return "diffusers keys";
-    case KeyLayout::HuggingFace: return "Hugging Face keys";
-    case KeyLayout::None: break;
-  }
-  return "no weights";
-}
-
 const char* layout_kind_name(LayoutKind kind) {
   switch (kind) {
     case LayoutKind::DiffusersPipeline: return "diffusers pipeline folder";
@@ -425,192 +317,6 @@ const char* layout_kind_name(LayoutKind kind) {
     case LayoutKind::ModelCollection: return "folder of model folders";
   }
   return "unknown";
-}
-
-std::vector<ComponentGuess> classify_tensor_names(const std::vector<std::string>& names) {
-  std::vector<ComponentGuess> guesses;
-  for (const auto& n : names) {
-    for (const auto& a : kAnchors) {
-      if (!ends_with(n, a.key)) continue;
-      const std::string prefix = n.substr(0, n.size() - std::string(a.key).size());
-      if (!prefix.empty() && prefix.back() != '.') continue;  // "single_transformer_blocks.0..." is not a match
-      const bool known = std::any_of(guesses.begin(), guesses.end(),
-                                     [&](const ComponentGuess& g) { return g.kind == a.kind && g.prefix == prefix; });
-      if (known) continue;
-      ComponentGuess g;
-      g.kind = a.kind;
-      g.layout = a.layout;
-      g.prefix = prefix;
-      guesses.push_back(g);
-    }
-  }
-  // VAE layout: BFL has encoder.down.N / decoder.up.N / *.mid.block_1, diffusers *_blocks and mid_block.
-  for (auto& g : guesses) {
-    if (g.kind != ComponentKind::Autoencoder) continue;
-    const bool diffusers = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
-      return starts_with(n, g.prefix + "decoder.mid_block.") || starts_with(n, g.prefix + "encoder.mid_block.") ||
-             starts_with(n, g.prefix + "decoder.up_blocks.") || starts_with(n, g.prefix + "encoder.down_blocks.");
-    });
-    g.layout = diffusers ? KeyLayout::Diffusers : KeyLayout::Bfl;
-  }
-  // Attribute every name to the matching component with the longest prefix.
-  std::sort(guesses.begin(), guesses.end(), [](const ComponentGuess& a, const ComponentGuess& b) {
-    return a.prefix.size() != b.prefix.size() ? a.prefix.size() > b.prefix.size() : a.kind < b.kind;
-  });
-  for (const auto& n : names)
-    for (auto& g : guesses)
-      if (owns(g, n)) {
-        ++g.tensor_count;
-        break;
-      }
-  return guesses;
-}
-
-ComponentHints infer_hints(const TensorStore& store, const ComponentGuess& g) {
-  ComponentHints h;
-  const auto names = store.names();
-  const std::string& p = g.prefix;
-  auto dim = [&](const std::string& name, std::size_t i) -> std::int64_t {
-    const TensorInfo* t = store.find(p + name);
-    return (t && t->shape.size() > i) ? t->shape[i] : -1;
-  };
-  auto has = [&](const std::string& name) { return store.contains(p + name); };
-  auto num = [&](const std::string& key, std::int64_t v) {
-    if (v < 0) return;
-    h.numbers[key] = v;
-    h.items.emplace_back(key, std::to_string(v));
-  };
-  auto text = [&](const std::string& key, const std::string& v) { h.items.emplace_back(key, v); };
-
-  switch (g.kind) {
-    case ComponentKind::FluxTransformer: {
-      const bool bfl = g.layout == KeyLayout::Bfl;
-      const std::int64_t hidden = bfl ? dim("img_in.weight", 0) : dim("x_embedder.weight", 0);
-      const std::int64_t head_dim = bfl ? dim("double_blocks.0.img_attn.norm.query_norm.scale", 0)
-                                        : dim("transformer_blocks.0.attn.norm_q.weight", 0);
-      const std::int64_t mlp =
-          bfl ? dim("double_blocks.0.img_mlp.0.weight", 0) : dim("transformer_blocks.0.ff.net.0.proj.weight", 0);
-      const bool guidance =
-          bfl ? has("guidance_in.in_layer.weight") : has("time_text_embed.guidance_embedder.linear_1.weight");
-      num("hidden_size", hidden);
-      if (hidden > 0 && head_dim > 0 && hidden % head_dim == 0) num("num_heads", hidden / head_dim);
-      num("head_dim", head_dim);
-      num("depth", count_blocks(names, p + (bfl ? "double_blocks." : "transformer_blocks.")));
-      num("depth_single_blocks", count_blocks(names, p + (bfl ? "single_blocks." : "single_transformer_blocks.")));
-      num("mlp_hidden_dim", mlp);
-      if (mlp > 0 && hidden > 0) text("mlp_ratio", format_ratio(mlp, hidden));
-      num("in_channels", bfl ? dim("img_in.weight", 1) : dim("x_embedder.weight", 1));
-      num("context_in_dim", bfl ? dim("txt_in.weight", 1) : dim("context_embedder.weight", 1));
-      num("vec_in_dim",
-          bfl ? dim("vector_in.in_layer.weight", 1) : dim("time_text_embed.text_embedder.linear_1.weight", 1));
-      text("qkv_bias",
-           has(bfl ? "double_blocks.0.img_attn.qkv.bias" : "transformer_blocks.0.attn.to_q.bias") ? "yes" : "no");
-      h.numbers["guidance_embed"] = guidance ? 1 : 0;
-      text("guidance_embed", guidance ? "yes" : "no");
-      text("variant", guidance ? "dev (guidance embedding present)" : "schnell (no guidance embedding)");
-      break;
-    }
-    case ComponentKind::Autoencoder: {
-      const bool bfl = g.layout == KeyLayout::Bfl;
-      const bool enc = has("encoder.conv_in.weight"), dec = has("decoder.conv_in.weight");
-      num("latent_channels", dec ? dim("decoder.conv_in.weight", 1) : dim("encoder.conv_out.weight", 0) / 2);
-      num("base_channels", enc ? dim("encoder.conv_in.weight", 0) : -1);
-      num("in_channels", enc ? dim("encoder.conv_in.weight", 1) : -1);
-      num("out_channels", dec ? dim("decoder.conv_out.weight", 0) : -1);
-      const std::int64_t levels = dec ? count_blocks(names, p + (bfl ? "decoder.up." : "decoder.up_blocks."))
-                                      : count_blocks(names, p + (bfl ? "encoder.down." : "encoder.down_blocks."));
-      num("levels", levels);
-      if (enc)
-        num("res_blocks", count_blocks(names, p + (bfl ? "encoder.down.0.block." : "encoder.down_blocks.0.resnets.")));
-      if (levels > 0 && levels < 16) num("spatial_factor", std::int64_t{1} << (levels - 1));
-      text("parts", enc && dec ? "encoder + decoder" : (dec ? "decoder only" : "encoder only"));
-      break;
-    }
-    case ComponentKind::ClipText: {
-      num("vocab_size", dim("text_model.embeddings.token_embedding.weight", 0));
-      num("hidden_size", dim("text_model.embeddings.token_embedding.weight", 1));
-      num("num_layers", count_blocks(names, p + "text_model.encoder.layers."));
-      num("intermediate_size", dim("text_model.encoder.layers.0.mlp.fc1.weight", 0));
-      num("max_positions", dim("text_model.embeddings.position_embedding.weight", 0));
-      text("text_projection", has("text_projection.weight") ? "yes" : "no");
-      break;
-    }
-    case ComponentKind::T5Encoder: {
-      const std::string emb = has("shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
-      const std::string attn = "encoder.block.0.layer.0.SelfAttention.";
-      const bool gated = has("encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
-      num("vocab_size", dim(emb, 0));
-      num("d_model", dim(emb, 1));
-      num("num_layers", count_blocks(names, p + "encoder.block."));
-      num("num_heads", dim(attn + "relative_attention_bias.weight", 1));
-      num("inner_dim", dim(attn + "q.weight", 0));
-      num("d_ff", dim(gated ? "encoder.block.0.layer.1.DenseReluDense.wi_0.weight"
-                            : "encoder.block.0.layer.1.DenseReluDense.wi.weight",
-                      0));
-      num("relative_buckets", dim(attn + "relative_attention_bias.weight", 0));
-      text("feed_forward", gated ? "gated-gelu (v1.1)" : "relu (v1.0)");
-      break;
-    }
-    default: break;
-  }
-  return h;
-}
-
-std::vector<std::string> check_config(const std::string& config_path, ComponentKind kind, const ComponentHints& hints) {
-  const auto cfg = read_json(config_path);
-  if (!cfg.is_object()) throw FormatError("'" + config_path + "' is not a JSON object");
-  // (config.json key, hint key)
-  static const std::vector<std::pair<const char*, const char*>> flux{{"num_layers", "depth"},
-                                                                     {"num_single_layers", "depth_single_blocks"},
-                                                                     {"attention_head_dim", "head_dim"},
-                                                                     {"num_attention_heads", "num_heads"},
-                                                                     {"in_channels", "in_channels"},
-                                                                     {"joint_attention_dim", "context_in_dim"},
-                                                                     {"pooled_projection_dim", "vec_in_dim"},
-                                                                     {"guidance_embeds", "guidance_embed"}};
-  static const std::vector<std::pair<const char*, const char*>> vae{{"latent_channels", "latent_channels"},
-                                                                    {"in_channels", "in_channels"},
-                                                                    {"out_channels", "out_channels"},
-                                                                    {"layers_per_block", "res_blocks"}};
-  static const std::vector<std::pair<const char*, const char*>> clip{{"vocab_size", "vocab_size"},
-                                                                     {"hidden_size", "hidden_size"},
-                                                                     {"num_hidden_layers", "num_layers"},
-                                                                     {"intermediate_size", "intermediate_size"},
-                                                                     {"max_position_embeddings", "max_positions"}};
-  static const std::vector<std::pair<const char*, const char*>> t5{
-      {"vocab_size", "vocab_size"}, {"d_model", "d_model"}, {"num_layers", "num_layers"},
-      {"num_heads", "num_heads"},   {"d_ff", "d_ff"},       {"relative_attention_num_buckets", "relative_buckets"}};
-  static const std::vector<std::pair<const char*, const char*>> none;
-  const auto& table = kind == ComponentKind::FluxTransformer ? flux
-                      : kind == ComponentKind::Autoencoder   ? vae
-                      : kind == ComponentKind::ClipText      ? clip
-                      : kind == ComponentKind::T5Encoder     ? t5
-                                                             : none;
-  std::vector<std::string> out;
-  auto compare = [&](const std::string& what, std::int64_t expected, const char* hint_key) {
-    auto it = hints.numbers.find(hint_key);
-    if (it == hints.numbers.end() || it->second == expected) return;
-    out.push_back("config.json " + what + " = " + std::to_string(expected) + ", but the weights give " + hint_key +
-                  " = " + std::to_string(it->second));
-  };
-  for (const auto& [key, hint_key] : table) {
-    if (!cfg.contains(key)) continue;
-    const auto& v = cfg[key];
-    if (v.is_boolean())
-      compare(key, v.get<bool>() ? 1 : 0, hint_key);
-    else if (v.is_number_integer())
-      compare(key, v.get<std::int64_t>(), hint_key);
-  }
-  if (kind == ComponentKind::Autoencoder && cfg.contains("block_out_channels") &&
-      cfg["block_out_channels"].is_array() && !cfg["block_out_channels"].empty()) {
-    const auto& b = cfg["block_out_channels"];
-    compare("len(block_out_channels)", static_cast<std::int64_t>(b.size()), "levels");
-    if (b[0].is_number_integer()) compare("block_out_channels[0]", b[0].get<std::int64_t>(), "base_channels");
-  }
-  if (kind == ComponentKind::T5Encoder && cfg.contains("d_kv") && cfg["d_kv"].is_number_integer() &&
-      cfg.contains("num_heads") && cfg["num_heads"].is_number_integer())
-    compare("d_kv * num_heads", cfg["d_kv"].get<std::int64_t>() * cfg["num_heads"].get<std::int64_t>(), "inner_dim");
-  return out;
 }
 
 const ModelComponent* ModelLayout::find(ComponentKind kind) const {
@@ -654,6 +360,28 @@ ModelLayout detect_model_layout(const std::string& path) {
     if (!own.count(fs::path(c.path).lexically_normal().string())) m.siblings.push_back(std::move(c));
   for (auto& t : tokenizer_subfolders(l)) m.siblings.push_back(std::move(t));
   return m;
+}
+
+std::string component_path(const std::string& path, const std::string& subfolder, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw IoError(what + " '" + path + "' does not exist");
+  if (!fs::is_directory(path, ec) || !is_file(fs::path(path) / "model_index.json")) return path;
+  const fs::path sub = fs::path(path) / subfolder;
+  if (!is_dir(sub)) throw IoError("diffusers model folder '" + path + "' has no " + subfolder + "/ sub-folder");
+  return sub.string();
+}
+
+std::optional<std::string> component_config(const std::string& path, const std::string& class_name) {
+  if (is_dir(path)) {
+    const fs::path cfg = fs::path(path) / "config.json";
+    return is_file(cfg) ? std::optional<std::string>(cfg.string()) : std::nullopt;
+  }
+  if (class_name.empty()) return std::nullopt;
+  const fs::path cfg = fs::path(path).parent_path() / "config.json";
+  if (!is_file(cfg)) return std::nullopt;
+  const auto j = read_json(cfg.string());
+  if (j.is_object() && j.value("_class_name", std::string()) == class_name) return cfg.string();
+  return std::nullopt;
 }
 
 }  // namespace dype::io

@@ -2,62 +2,20 @@
 // What a model path is: a diffusers pipeline folder (model_index.json + component subfolders), one diffusers
 // component folder, a single safetensors file (BFL / ComfyUI style: flux1-dev.safetensors, ae.safetensors,
 // clip_l.safetensors, t5xxl_*.safetensors), a sharded index, a folder of such single files, or a folder holding
-// model folders. Components are recognised from their tensor names (headers only: opening a 24 GB file costs
-// one small read), so a renamed file is still found, and a file whose content contradicts its role is reported.
+// model folders; and, for a single file, the other components beside it. Weight files are recognised by what
+// they hold (checkpoint_kind.h), so a renamed file is still found, and a file whose content contradicts its role
+// is reported.
 //
-// Used by `dype info` (describe) and by the pipeline (locate the transformer, VAE, text encoders, tokenizers).
-#include <cstdint>
-#include <map>
-#include <memory>
+// Used by `dype info` (describe), by the pipeline (locate the transformer, VAE, text encoders, tokenizers) and by
+// the component loaders (component_path / component_config: one component given on its own).
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "core/io/tensor_store.h"
+#include "core/io/checkpoint_kind.h"
 
 namespace dype::io {
-
-enum class ComponentKind {
-  FluxTransformer,  // FLUX.1 MMDiT (BFL: double_blocks.*, diffusers: transformer_blocks.*)
-  Autoencoder,      // FLUX VAE (BFL: encoder.down.*, decoder.up.*; diffusers: *.down_blocks.*, *.up_blocks.*)
-  ClipText,         // CLIP-L text encoder (Hugging Face text_model.*)
-  T5Encoder,        // T5 v1.1 encoder (Hugging Face shared.weight, encoder.block.*)
-  ClipTokenizer,    // vocab.json + merges.txt
-  T5Tokenizer,      // spiece.model
-  Scheduler,        // scheduler_config.json
-  Unknown,
-};
-
-enum class KeyLayout { Bfl, Diffusers, HuggingFace, None };
-
-const char* component_kind_name(ComponentKind kind);  // "flux transformer", "autoencoder", ...
-const char* key_layout_name(KeyLayout layout);        // "BFL keys", "diffusers keys", ...
-
-// One component found among a set of tensor names. ComfyUI checkpoints put a prefix in front of the keys
-// ("model.diffusion_model." for the transformer, "vae." / "first_stage_model." for the VAE, ...); `prefix` is
-// what must be prepended to the component's own key names.
-struct ComponentGuess {
-  ComponentKind kind = ComponentKind::Unknown;
-  KeyLayout layout = KeyLayout::None;
-  std::string prefix;
-  std::size_t tensor_count = 0;  // names under `prefix` attributed to this component
-};
-
-// Every component recognised among `names` (a file may hold several: all-in-one checkpoints), longest prefix
-// first. Empty when nothing is recognised.
-std::vector<ComponentGuess> classify_tensor_names(const std::vector<std::string>& names);
-
-// Architecture facts read off the tensor shapes (never from a config file), for display and cross-checks:
-// e.g. {"hidden_size", "128"}, {"depth", "2"}, {"variant", "dev (guidance embedding present)"}.
-struct ComponentHints {
-  std::vector<std::pair<std::string, std::string>> items;  // in display order
-  std::map<std::string, std::int64_t> numbers;             // the numeric items, for comparison with config.json
-};
-ComponentHints infer_hints(const TensorStore& store, const ComponentGuess& guess);
-
-// Compares a diffusers config.json with hints inferred from the weights; one line per disagreement
-// ("config.json num_layers = 19, weights have 2 double blocks"). Throws FormatError for an unreadable config.
-std::vector<std::string> check_config(const std::string& config_path, ComponentKind kind, const ComponentHints& hints);
 
 struct ModelComponent {
   std::string role;        // diffusers subfolder name ("transformer", "vae", ...) or the file's name
@@ -102,5 +60,17 @@ struct ModelLayout {
 // expected). Problems of single components (a missing diffusers subfolder, a corrupt file) do not throw: they are
 // recorded in ModelComponent::problem so that `dype info` can show everything at once.
 ModelLayout detect_model_layout(const std::string& path);
+
+// ---- one component given on its own (the loaders' --model / --vae / --clip / --t5 paths) ----
+
+// What to open for a component given as `path`: a diffusers pipeline folder (model_index.json) stands for its
+// `subfolder` ("transformer", "vae"); any other file or folder for itself. Throws IoError, naming the component
+// `what` ("FLUX transformer", "autoencoder"), when `path` does not exist or the pipeline folder lacks `subfolder`.
+std::string component_path(const std::string& path, const std::string& subfolder, const std::string& what);
+
+// The diffusers config.json of the component at `path`: the one inside a component folder; for a file, the one
+// beside it when its "_class_name" is `class_name` (another model's config.json in the same folder is not this
+// file's; an empty `class_name` never takes one beside a file). nullopt when there is none.
+std::optional<std::string> component_config(const std::string& path, const std::string& class_name);
 
 }  // namespace dype::io

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/format.h"
 #include "core/io/stored_weight.h"
 
 namespace dype::io {
@@ -31,14 +32,6 @@ bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
   if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) return true;
   *out = a * b;
   return false;
-}
-
-std::string shape_str(const std::vector<std::int64_t>& s) {
-  std::ostringstream os;
-  os << '[';
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << ']';
-  return os.str();
 }
 
 }  // namespace

@@ -7,16 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/strings.h"
 
 namespace fs = std::filesystem;
 
 namespace dype::io {
 
 namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 struct ShardIndex {
   std::vector<std::string> shards;                // full paths, in order of first mention
   std::map<std::string, std::string> weight_map;  // tensor name -> full shard path

@@ -3,17 +3,12 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/format.h"
 #include "core/io/weight_quantization.h"
 
 namespace dype::io {
 
 namespace {
-std::string shape_str(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << s;
-  return os.str();
-}
-
 // FNV-1a: a stable per-parameter seed, so a demo model does not depend on construction order.
 std::uint64_t hash_name(const std::string& s, std::uint64_t seed) {
   std::uint64_t h = 1469598103934665603ull ^ seed;

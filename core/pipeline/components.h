@@ -10,7 +10,8 @@
 
 #include "core/flux/model.h"
 #include "core/io/tensor_store.h"
-#include "core/pipeline/flux_pipeline.h"
+#include "core/pipeline/generation_request.h"  // StepObserver
+#include "core/pipeline/pipeline_types.h"
 #include "core/text/clip_text_model.h"
 #include "core/text/clip_tokenizer.h"
 #include "core/text/t5_encoder.h"

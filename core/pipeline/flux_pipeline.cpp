@@ -5,15 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <optional>
-#include <sstream>
 
 #include "core/common/cpu_allocator.h"
 #include "core/common/error.h"
 #include "core/common/sha256.h"
+#include "core/common/system_memory.h"
 #include "core/flux/attention.h"
 #include "core/flux/lora.h"
 #include "core/image/convert.h"
@@ -29,32 +28,10 @@
 #include "core/sampling/img2img.h"
 #include "core/sampling/noise.h"
 #include "core/sampling/pack.h"
-#include "core/sampling/schedule.h"
 #include "core/vae/tiled_decode.h"
 #include "core/vae/tiled_encode.h"
 
 namespace dype {
-
-void validate_size(int width, int height, std::uint64_t max_pixels) {
-  const std::string size = std::to_string(width) + "x" + std::to_string(height);
-  if (width <= 0 || height <= 0) throw InvalidArgument("image size " + size + ": width and height must be positive");
-  if (width % 16 != 0 || height % 16 != 0) {
-    auto near = [](int v) { return std::max(16, (v + 8) / 16 * 16); };
-    throw InvalidArgument("image size " + size + ": width and height must be multiples of 16 (FLUX works on 16-pixel "
-                          "patches); the nearest valid size is " + std::to_string(near(width)) + "x" +
-                          std::to_string(near(height)));
-  }
-  const std::uint64_t px = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
-  if (px > max_pixels) {
-    char buf[256];
-    std::snprintf(buf, sizeof(buf), "image size %s has %llu pixels (%.2f MP), above the limit of %llu pixels (%.2f MP, "
-                  "e.g. %dx%d); choose a smaller size or raise the limit", size.c_str(),
-                  static_cast<unsigned long long>(px), px / 1e6, static_cast<unsigned long long>(max_pixels),
-                  max_pixels / 1e6, static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16,
-                  static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16);
-    throw InvalidArgument(buf);
-  }
-}
 
 namespace {
 
@@ -272,14 +249,12 @@ class FluxPipelineImpl : public FluxPipeline {
     const int steps_all = run.steps_all;
     auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
     // Noise (always drawn on the CPU, from the request's seed at this pass's size), schedule, start latent.
-    const at::Tensor noise = sampling::make_noise(
-        r.seed, pass.width, pass.height, r.noise == NoiseMode::Bfl ? sampling::NoiseConvention::Bfl : sampling::NoiseConvention::Comfy);
+    const at::Tensor noise = sampling::make_noise(r.seed, pass.width, pass.height, r.noise);  // [1, 16, h, w]
     const std::int64_t lh = noise.size(2), lw = noise.size(3);
-    const std::optional<double> mu = time_shift_mu(r.shift, flux_image_seq_len(pass.width, pass.height), is_schnell(),
-                                                   r.base_shift, r.max_shift, r.shift_mu);
-    pr.sigmas = sampling::schedule_from(flux_schedule(pass.steps, mu), pass.start_index);
-    pr.shifted = mu.has_value();
-    pr.mu = mu.value_or(0.0);
+    PassSchedule schedule = schedule_for(r, is_schnell(), pass);  // the same one `dype schedule` and the plot show
+    pr.sigmas = std::move(schedule.sigmas);
+    pr.shifted = schedule.shifted;
+    pr.mu = schedule.mu;
     const at::Tensor start = pass.from_image ? sampling::noised_start(x0, noise, pr.sigmas.front()) : noise;
     at::Tensor x = sampling::pack_latent(start).to(c_.device);                    // [1, L_img, 64] float32
     const at::Tensor img_ids = sampling::image_ids(1, lh, lw).to(c_.device);      // [1, L_img, 3]
@@ -361,19 +336,12 @@ class FluxPipelineImpl : public FluxPipeline {
     return image::tensor_to_rgb(vae::tiled_decode(ae, z, tile_options(r)));
   }
 
+  // The request contract (GenerationRequest::validate, under this pipeline's pixel limit) and what only a loaded
+  // pipeline knows: the device and dtype it was loaded for.
   void check_request(const GenerationRequest& r) const {
-    validate_size(r.width, r.height, options_.max_pixels);
-    if (r.steps < 1 || r.steps > 10000)
-      throw InvalidArgument("steps must be between 1 and 10000, got " + std::to_string(r.steps));
-    if (!std::isfinite(r.guidance)) throw InvalidArgument("guidance must be a finite number");
-    if (r.preview_every < 0) throw InvalidArgument("preview interval must be >= 0 (0 = no previews)");
-    if (r.bit_depth != 8 && r.bit_depth != 16)
-      throw InvalidArgument("bit depth must be 8 or 16, got " + std::to_string(r.bit_depth));
-    if (!std::isfinite(r.dype.lambda_s) || !std::isfinite(r.dype.lambda_t) || r.dype.lambda_s < 0 || r.dype.lambda_t < 0)
-      throw InvalidArgument("DyPE strength and exponent must be finite and >= 0");
-    if (r.dype.base_resolution < 16 || r.dype.base_resolution % 16 != 0)
-      throw InvalidArgument("DyPE base resolution must be a positive multiple of 16 px, got " +
-                            std::to_string(r.dype.base_resolution));
+    RequestLimits limits;
+    limits.max_pixels = options_.max_pixels;
+    require_valid(r, limits);  // every problem in one message
     const at::Device dev = parse_device(r.device);
     if (dev != c_.device || parse_compute_dtype(r.dtype, dev) != c_.dtype)
       throw InvalidArgument("the request asks for " + r.device + "/" + r.dtype + " but the model was loaded for " +
@@ -405,12 +373,12 @@ class FluxPipelineImpl : public FluxPipeline {
   // What the transformer carries now (shared pointers: a reloaded file can never pass for the one it replaced).
   std::vector<std::pair<std::shared_ptr<const flux::LoraFile>, double>> applied_;
 
+  // Strengths were checked with the rest of the request (GenerationRequest::validate, in check_request).
   std::vector<LoraRef> apply_loras(const std::vector<LoraRef>& wanted) {
     std::vector<CachedLora> keep;
     std::vector<flux::LoraAdapterSet> sets;
     std::vector<LoraRef> refs;
     for (const LoraRef& w : wanted) {
-      if (!std::isfinite(w.strength)) throw InvalidArgument("LoRA '" + w.path + "': strength must be a finite number");
       std::error_code ec;
       if (!std::filesystem::is_regular_file(w.path, ec)) throw IoError("LoRA file '" + w.path + "' does not exist");
       const auto mtime = std::filesystem::last_write_time(w.path, ec);
@@ -453,21 +421,6 @@ std::unique_ptr<FluxPipeline> FluxPipeline::load(const ModelPaths& paths, const 
   PipelineComponents c = load_components(paths, options, observer);
   if (!footprint) footprint = model_footprint(c);
   return std::make_unique<FluxPipelineImpl>(std::move(c), options, std::move(*footprint));
-}
-
-const char* text_encoder_policy_name(TextEncoderPolicy p) {
-  switch (p) {
-    case TextEncoderPolicy::Auto: return "auto";
-    case TextEncoderPolicy::Release: return "release";
-    case TextEncoderPolicy::Keep: return "keep";
-  }
-  return "auto";
-}
-
-TextEncoderPolicy parse_text_encoder_policy(const std::string& s) {
-  for (auto p : {TextEncoderPolicy::Auto, TextEncoderPolicy::Release, TextEncoderPolicy::Keep})
-    if (s == text_encoder_policy_name(p)) return p;
-  throw InvalidArgument("text encoder policy '" + s + "' is not one of auto, release, keep");
 }
 
 }  // namespace dype

@@ -1,35 +1,15 @@
 #include "core/pipeline/generation_request.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "core/common/error.h"
+#include "core/pipeline/passes.h"
 
 namespace dype {
-
-const char* shift_policy_name(ShiftPolicy p) {
-  switch (p) {
-    case ShiftPolicy::Auto: return "auto";
-    case ShiftPolicy::Clamp: return "clamp";
-    case ShiftPolicy::Flux: return "flux";
-    case ShiftPolicy::None: return "none";
-    case ShiftPolicy::Fixed: return "fixed";
-  }
-  return "auto";
-}
-
-const char* noise_mode_name(NoiseMode m) { return m == NoiseMode::Bfl ? "bfl" : "comfy"; }
-
-ShiftPolicy parse_shift_policy(const std::string& name) {
-  for (ShiftPolicy p : {ShiftPolicy::Auto, ShiftPolicy::Clamp, ShiftPolicy::Flux, ShiftPolicy::None, ShiftPolicy::Fixed})
-    if (name == shift_policy_name(p)) return p;
-  throw InvalidArgument("unknown shift policy '" + name + "' (valid: auto, clamp, flux, none, fixed)");
-}
-
-NoiseMode parse_noise_mode(const std::string& name) {
-  if (name == "comfy") return NoiseMode::Comfy;
-  if (name == "bfl") return NoiseMode::Bfl;
-  throw InvalidArgument("unknown noise mode '" + name + "' (valid: comfy, bfl)");
-}
 
 nlohmann::json GenerationRequest::to_json() const {
   nlohmann::json d = {
@@ -53,7 +33,7 @@ nlohmann::json GenerationRequest::to_json() const {
       {"shift_mu", shift_mu},
       {"base_shift", base_shift},
       {"max_shift", max_shift},
-      {"noise", noise_mode_name(noise)},
+      {"noise", sampling::noise_convention_name(noise)},
       {"device", device},
       {"dtype", dtype},
       {"preview_every", preview_every},
@@ -87,6 +67,78 @@ nlohmann::json GenerationRequest::to_json() const {
                    {"upscale", refine.upscale}};
   }
   return j;
+}
+
+void validate_size(int width, int height, std::uint64_t max_pixels) {
+  const std::string size = std::to_string(width) + "x" + std::to_string(height);
+  if (width <= 0 || height <= 0) throw InvalidArgument("image size " + size + ": width and height must be positive");
+  if (width % 16 != 0 || height % 16 != 0) {
+    auto near = [](int v) { return std::max(16, (v + 8) / 16 * 16); };
+    throw InvalidArgument("image size " + size + ": width and height must be multiples of 16 (FLUX works on 16-pixel "
+                          "patches); the nearest valid size is " + std::to_string(near(width)) + "x" +
+                          std::to_string(near(height)));
+  }
+  const std::uint64_t px = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
+  if (px > max_pixels) {
+    char buf[256];
+    std::snprintf(buf, sizeof(buf), "image size %s has %llu pixels (%.2f MP), above the limit of %llu pixels (%.2f MP, "
+                  "e.g. %dx%d); choose a smaller size or raise the limit", size.c_str(),
+                  static_cast<unsigned long long>(px), px / 1e6, static_cast<unsigned long long>(max_pixels),
+                  max_pixels / 1e6, static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16,
+                  static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16);
+    throw InvalidArgument(buf);
+  }
+}
+
+namespace {
+std::string number(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+}  // namespace
+
+std::vector<std::string> GenerationRequest::validate(const RequestLimits& limits) const {
+  std::vector<std::string> problems;
+  try {
+    validate_size(width, height, limits.max_pixels);
+  } catch (const InvalidArgument& e) {
+    problems.push_back(e.what());
+  }
+  if (steps < limits.min_steps || steps > limits.max_steps)
+    problems.push_back("steps must be between " + std::to_string(limits.min_steps) + " and " +
+                       std::to_string(limits.max_steps) + ", got " + std::to_string(steps));
+  if (!std::isfinite(guidance)) problems.push_back("guidance must be a finite number");
+  if (preview_every < 0) problems.push_back("preview interval must be >= 0 (0 = no previews)");
+  if (bit_depth != 8 && bit_depth != 16)
+    problems.push_back("bit depth must be 8 or 16, got " + std::to_string(bit_depth));
+  if (!std::isfinite(dype.lambda_s) || !std::isfinite(dype.lambda_t) || dype.lambda_s < 0 || dype.lambda_t < 0)
+    problems.push_back("DyPE strength and exponent must be finite and >= 0, got " + number(dype.lambda_s) + " and " +
+                       number(dype.lambda_t));
+  if (dype.base_resolution < 16 || dype.base_resolution % 16 != 0)
+    problems.push_back("DyPE base resolution must be a positive multiple of 16 px, got " +
+                       std::to_string(dype.base_resolution));
+  if (!std::isfinite(base_shift) || !std::isfinite(max_shift))
+    problems.push_back("base_shift and max_shift must be finite numbers");
+  if (shift == ShiftPolicy::Fixed && !std::isfinite(shift_mu))
+    problems.push_back("fixed time shift mu must be a finite number");
+  // The tiler's rule (core/vae/tiling.h), checked here so that it fails before the run instead of at the decode.
+  if (vae_tile < 0 || vae_tile_overlap < 0 || (vae_tile > 0 && 2 * vae_tile_overlap > vae_tile))
+    problems.push_back("invalid VAE tiling: tile " + std::to_string(vae_tile) + ", overlap " +
+                       std::to_string(vae_tile_overlap) + " (need tile >= 0 and 0 <= overlap <= tile / 2)");
+  for (const LoraRef& l : loras)
+    if (!std::isfinite(l.strength)) problems.push_back("LoRA '" + l.path + "': strength must be a finite number");
+  // img2img strength and fit, refine base size, steps, strength and filter: the pass plan's own rules.
+  for (std::string& p : pass_problems(*this)) problems.push_back(std::move(p));
+  return problems;
+}
+
+void require_valid(const GenerationRequest& r, const RequestLimits& limits) {
+  const std::vector<std::string> problems = r.validate(limits);
+  if (problems.empty()) return;
+  std::string message = problems.front();
+  for (std::size_t i = 1; i < problems.size(); ++i) message += "; " + problems[i];
+  throw InvalidArgument(message);
 }
 
 int GenerationResult::steps_run() const {
@@ -130,11 +182,11 @@ GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
     read(*it, "base_resolution", &r.dype.base_resolution, "dype.");
     read(*it, "isotropic", &r.dype.isotropic, "dype.");
   }
-  std::string shift = shift_policy_name(r.shift), noise = noise_mode_name(r.noise);
+  std::string shift = shift_policy_name(r.shift), noise = sampling::noise_convention_name(r.noise);
   read(j, "shift", &shift, "");
   read(j, "noise", &noise, "");
   r.shift = parse_shift_policy(shift);
-  r.noise = parse_noise_mode(noise);
+  r.noise = sampling::parse_noise_convention(noise);
   read(j, "shift_mu", &r.shift_mu, "");
   read(j, "base_shift", &r.base_shift, "");
   read(j, "max_shift", &r.max_shift, "");

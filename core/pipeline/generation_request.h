@@ -10,13 +10,18 @@
 
 #include "core/dype/rope_frequencies.h"
 #include "core/image/rgb_image.h"
+#include "core/sampling/noise.h"     // sampling::NoiseConvention
+#include "core/sampling/schedule.h"  // ShiftPolicy
 
 namespace dype {
 
-// How the FLUX time shift μ is chosen (DYPE.md §3). Auto: none for schnell, clamp for dev.
-enum class ShiftPolicy { Auto, Clamp, Flux, None, Fixed };
-// Noise convention: Comfy = float32 CPU normal; Bfl = the same CPU normal drawn in bf16 (BFL reference).
-enum class NoiseMode { Comfy, Bfl };
+// The limits every request is held to, in one place: the pipeline enforces them (FluxPipeline::generate), the
+// CLI and the GUI check against the same numbers before they ask (GenerationRequest::validate).
+struct RequestLimits {
+  int min_steps = 1;
+  int max_steps = 10000;
+  std::uint64_t max_pixels = 4096ull * 4096ull;  // width × height (LoadOptions::max_pixels for a loaded pipeline)
+};
 
 // One LoRA applied to the transformer (core/flux/lora.h for the file formats).
 struct LoraRef {
@@ -55,7 +60,7 @@ struct GenerationRequest {
   double shift_mu = 1.15;    // used by ShiftPolicy::Fixed
   double base_shift = 0.5;   // the time-shift line through (256, base_shift) and (4096, max_shift)
   double max_shift = 1.15;
-  NoiseMode noise = NoiseMode::Comfy;
+  sampling::NoiseConvention noise = sampling::NoiseConvention::Comfy;
   std::string device = "cpu";      // "cpu", "cuda", "cuda:1"
   std::string dtype = "float32";   // compute dtype: float32 | bfloat16 | float16
   int preview_every = 1;           // 0 = no previews
@@ -75,6 +80,11 @@ struct GenerationRequest {
 
   nlohmann::json to_json() const;
   static GenerationRequest from_json(const nlohmann::json& j);  // missing keys keep their defaults
+
+  // Every problem that makes this request unrunnable under `limits`, one message each (empty: valid): size,
+  // steps, guidance, previews, bit depth, DyPE and time-shift numbers, LoRA strengths, img2img strength and fit,
+  // refine settings (the pass plan's rules, core/pipeline/passes.h). The pipeline refuses what this reports.
+  std::vector<std::string> validate(const RequestLimits& limits = {}) const;
 };
 
 struct StepProgress {
@@ -149,10 +159,11 @@ struct GenerationResult {
   std::uint64_t peak_rss_bytes = 0;
 };
 
-const char* shift_policy_name(ShiftPolicy p);  // "auto", "clamp", "flux", "none", "fixed"
-const char* noise_mode_name(NoiseMode m);      // "comfy", "bfl"
-// Inverse of the *_name functions; throw InvalidArgument listing the valid names.
-ShiftPolicy parse_shift_policy(const std::string& name);
-NoiseMode parse_noise_mode(const std::string& name);
+// Throws InvalidArgument naming every problem r.validate(limits) finds, joined with "; " (returns when valid).
+void require_valid(const GenerationRequest& r, const RequestLimits& limits = {});
+
+// The size rule of validate(): throws InvalidArgument when width/height are not positive multiples of 16 or
+// exceed `max_pixels` (the message names the nearest valid size / the limit).
+void validate_size(int width, int height, std::uint64_t max_pixels = RequestLimits{}.max_pixels);
 
 }  // namespace dype

@@ -10,7 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "core/pipeline/flux_pipeline.h"
+// What a plan is made against and reported with, for the front ends that plan (available_memory_bytes,
+// peak_rss_bytes, format_bytes); the allocator tuning they apply before generating (cpu_allocator.h).
+#include "core/common/cpu_allocator.h"
+#include "core/common/format.h"
+#include "core/common/system_memory.h"
+#include "core/pipeline/pipeline_types.h"
 
 namespace dype {
 
@@ -37,34 +42,5 @@ MemoryEstimate plan_memory(const MemoryPlanInput& in, std::uint64_t available_by
 // Transformer activation bytes for `tokens` tokens (both streams) at the widths of `in` (peak of one block plus
 // the RoPE table and the attention working set).
 std::uint64_t transformer_activation_bytes(const MemoryPlanInput& in, std::int64_t tokens);
-
-// Free memory of a device now: MemAvailable from /proc/meminfo for the CPU, cudaMemGetInfo's free bytes for a
-// CUDA device (looked up in the CUDA runtime LibTorch has loaded). 0 when unknown.
-std::uint64_t available_memory_bytes(const at::Device& device);
-
-// A compute device as people name it: "cpu" (processor model, cores, RAM) or "cuda:N" (GPU model, memory).
-struct DeviceInfo {
-  std::string id;                // "cpu", "cuda:0"
-  std::string name;              // "AMD EPYC 7B13 (2 cores)", "NVIDIA H100 80GB HBM3"
-  std::uint64_t total_bytes = 0;
-  std::uint64_t free_bytes = 0;  // 0 = unknown
-};
-// The CPU and every GPU the CUDA driver sees (read through the driver library when one is installed, whether or
-// not this LibTorch has CUDA; `usable` tells whether this build can compute on it).
-std::vector<DeviceInfo> list_devices(bool* cuda_usable = nullptr);
-
-// Peak resident set size of this process (VmHWM), 0 when unknown.
-std::uint64_t peak_rss_bytes();
-
-// Keeps large tensor buffers mapped between uses instead of returning each to the OS on free. By default glibc
-// mmaps every block above 32 MiB and unmaps it on free, so each step re-faults hundreds of MiB of fresh pages
-// (about half of the CPU time of a demo generation went to page faults; figures in bench/NOTES.md). Installs the
-// caching CPU allocator (core/common/cpu_allocator.h: blocks ≥ 1 MiB reused, 2 MiB-aligned, huge pages) and raises
-// glibc's mmap and trim thresholds to 1 GiB for the rest. FluxPipeline::generate returns the cached blocks when a
-// run ends. Call once per process, before generating (the CLI and the GUI do).
-void tune_allocator_for_large_tensors();
-
-// "1.5 GiB", "730 MiB".
-std::string format_bytes(std::uint64_t bytes);
 
 }  // namespace dype

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/format.h"
 #include "core/common/strings.h"
 #include "core/flux/attention.h"
 #include "core/flux/loader.h"

@@ -10,7 +10,8 @@
 #include <string>
 
 #include "core/flux/config.h"
-#include "core/pipeline/flux_pipeline.h"
+#include "core/pipeline/generation_request.h"
+#include "core/pipeline/pipeline_types.h"
 #include "core/pipeline/throughput.h"
 
 namespace dype {

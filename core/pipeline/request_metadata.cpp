@@ -66,7 +66,7 @@ std::string a1111_parameters(const GenerationRequest& r, const std::string& mode
        << (r.refine.base_width ? std::to_string(r.refine.base_width) + "x" + std::to_string(r.refine.base_height)
                                : std::string("auto"));
   }
-  os << ", Noise: " << noise_mode_name(r.noise) << ", Dtype: " << r.dtype
+  os << ", Noise: " << sampling::noise_convention_name(r.noise) << ", Dtype: " << r.dtype
      << ", Version: " << quote_if_needed("DyPE Studio " + version);
   return os.str();
 }

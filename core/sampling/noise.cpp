@@ -6,6 +6,14 @@
 
 namespace dype::sampling {
 
+const char* noise_convention_name(NoiseConvention c) { return c == NoiseConvention::Bfl ? "bfl" : "comfy"; }
+
+NoiseConvention parse_noise_convention(const std::string& name) {
+  if (name == "comfy") return NoiseConvention::Comfy;
+  if (name == "bfl") return NoiseConvention::Bfl;
+  throw InvalidArgument("unknown noise mode '" + name + "' (valid: comfy, bfl)");
+}
+
 std::vector<std::int64_t> latent_noise_shape(int width, int height) {
   if (width <= 0 || height <= 0)
     throw InvalidArgument("noise: image size must be positive, got " + std::to_string(width) + "x" +

@@ -3,16 +3,9 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/format.h"
 
 namespace dype::sampling {
-
-namespace {
-std::string shape_str(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << s;
-  return os.str();
-}
-}  // namespace
 
 at::Tensor pack_latent(const at::Tensor& latent) {
   if (latent.dim() != 4 || latent.size(2) % 2 != 0 || latent.size(3) % 2 != 0)

@@ -2,12 +2,42 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "core/common/error.h"
 
 namespace dype {
+
+const char* shift_policy_name(ShiftPolicy p) {
+  switch (p) {
+    case ShiftPolicy::Auto: return "auto";
+    case ShiftPolicy::Clamp: return "clamp";
+    case ShiftPolicy::Flux: return "flux";
+    case ShiftPolicy::None: return "none";
+    case ShiftPolicy::Fixed: return "fixed";
+  }
+  return "auto";
+}
+
+ShiftPolicy parse_shift_policy(const std::string& name) {
+  for (ShiftPolicy p : {ShiftPolicy::Auto, ShiftPolicy::Clamp, ShiftPolicy::Flux, ShiftPolicy::None, ShiftPolicy::Fixed})
+    if (name == shift_policy_name(p)) return p;
+  throw InvalidArgument("unknown shift policy '" + name + "' (valid: auto, clamp, flux, none, fixed)");
+}
+
+ShiftPolicy parse_shift_option(const std::string& text, double* mu) {
+  for (ShiftPolicy p : {ShiftPolicy::Auto, ShiftPolicy::Clamp, ShiftPolicy::Flux, ShiftPolicy::None})
+    if (text == shift_policy_name(p)) return p;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == text.c_str() || *end != '\0' || !std::isfinite(v))
+    throw InvalidArgument("--shift expects auto, clamp, flux, none or a number (mu), got '" + text + "'");
+  *mu = v;
+  return ShiftPolicy::Fixed;
+}
 
 double flux_mu_line(std::int64_t image_seq_len, double base_shift, double max_shift) {
   const double m = (max_shift - base_shift) / (4096.0 - 256.0);

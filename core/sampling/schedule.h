@@ -3,11 +3,20 @@
 // resolution-dependent time shift (BFL `get_schedule`; DYPE.md §3, golden README "Schedule and sampler").
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
-#include "core/pipeline/generation_request.h"  // ShiftPolicy (header-only use; no link dependency)
-
 namespace dype {
+
+// How the FLUX time shift μ is chosen (DYPE.md §3). Auto: none for schnell, clamp for dev. Lives with the schedule
+// it parameterises; GenerationRequest carries one.
+enum class ShiftPolicy { Auto, Clamp, Flux, None, Fixed };
+const char* shift_policy_name(ShiftPolicy p);  // "auto", "clamp", "flux", "none", "fixed"
+// Inverse of shift_policy_name; throws InvalidArgument listing the valid names.
+ShiftPolicy parse_shift_policy(const std::string& name);
+// A shift as people type it (`--shift`): a policy name, or a number μ, which is ShiftPolicy::Fixed with *mu set.
+// Throws InvalidArgument for anything else (or a non-finite number).
+ShiftPolicy parse_shift_option(const std::string& text, double* mu);
 
 // μ of the FLUX line through (256, base_shift) and (4096, max_shift), extrapolated on both sides (BFL, diffusers).
 double flux_mu_line(std::int64_t image_seq_len, double base_shift = 0.5, double max_shift = 1.15);

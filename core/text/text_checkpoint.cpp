@@ -1,80 +1,31 @@
 #include "core/text/text_checkpoint.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include "core/common/error.h"
+#include "core/io/checkpoint_kind.h"
 #include "core/io/dtype.h"
+#include "core/io/json_file.h"
+#include "core/io/model_layout.h"
 #include "core/io/weight_quantization.h"
-
-namespace fs = std::filesystem;
 
 namespace dype::text::detail {
 
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// A stored name that is `anchor` behind a prefix ending at a name boundary ("" or "...").
-bool has_key_like(const io::TensorStore& store, const std::string& anchor) {
-  for (const auto& n : store.names())
-    if (ends_with(n, anchor) && (n.size() == anchor.size() || n[n.size() - anchor.size() - 1] == '.')) return true;
-  return false;
-}
-
-}  // namespace
-
-std::string guess_content(const io::TensorStore& store) {
-  if (has_key_like(store, "text_model.embeddings.token_embedding.weight")) return "a CLIP text encoder";
-  if (has_key_like(store, "encoder.block.0.layer.0.SelfAttention.q.weight")) return "a T5 encoder";
-  if (has_key_like(store, "double_blocks.0.img_attn.qkv.weight") ||
-      has_key_like(store, "transformer_blocks.0.attn.to_q.weight"))
-    return "a FLUX transformer";
-  if (has_key_like(store, "decoder.conv_in.weight") || has_key_like(store, "encoder.conv_in.weight"))
-    return "an autoencoder (VAE)";
-  return "";
-}
-
 TextCheckpoint open_text_checkpoint(const std::string& path, const std::string& anchor, const char* what) {
   TextCheckpoint c;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    const fs::path cfg = fs::path(path) / "config.json";
-    if (fs::exists(cfg, ec)) {
-      c.config_path = cfg.string();
-      std::ifstream in(c.config_path);
-      if (!in) throw IoError("cannot open '" + c.config_path + "'");
-      try {
-        c.config = nlohmann::json::parse(in);
-      } catch (const nlohmann::json::exception& e) {
-        throw FormatError("'" + c.config_path + "' is not valid JSON (" + e.what() + ")");
-      }
-      if (!c.config->is_object()) throw FormatError("'" + c.config_path + "' is not a JSON object");
-    }
+  if (const auto cfg = io::component_config(path, "")) {  // a diffusers text_encoder/ folder
+    c.config_path = *cfg;
+    c.config = io::read_json_object(c.config_path);
   }
   c.store = io::TensorStore::open(path);
-
-  bool found = false;
-  if (c.store->contains(anchor)) {
-    found = true;
-  } else {
-    for (const auto& n : c.store->names()) {
-      if (ends_with(n, anchor) && n[n.size() - anchor.size() - 1] == '.') {
-        c.prefix = n.substr(0, n.size() - anchor.size());
-        found = true;
-        break;
-      }
-    }
+  const std::vector<std::string> names = c.store->names();
+  if (const auto prefix = io::find_key_prefix(names, anchor)) {
+    c.prefix = *prefix;
+    return c;
   }
-  if (!found) {
-    const std::string seems = guess_content(*c.store);
-    std::string msg = "'" + c.store->label() + "' is not " + what + " checkpoint: it has no tensor '" + anchor + "'";
-    if (!seems.empty()) msg += "; it looks like " + seems + " (was it given in the wrong place?)";
-    throw ModelError(msg);
-  }
-  return c;
+  const std::string why = "it has no tensor '" + anchor + "'";
+  // The anchor tells which component was expected; `what` words it when the anchor is not one io knows.
+  const auto expected = io::classify_tensor_names({anchor});
+  if (expected.empty()) throw ModelError("'" + c.store->label() + "' is not " + what + " checkpoint: " + why);
+  throw ModelError(io::wrong_checkpoint_message(c.store->label(), expected.front().kind, why, names));
 }
 
 std::unique_ptr<io::CheckpointWeights> text_weights(const TextCheckpoint& ckpt, const char* component,

@@ -32,13 +32,10 @@ struct TextCheckpoint {
 };
 
 // Opens `path` (file, shard index or folder). `anchor` is a key every checkpoint of the kind holds (e.g.
-// "text_model.embeddings.token_embedding.weight"); a key ending in it fixes the prefix. When none does,
-// throws ModelError naming the file, what it seems to hold instead, and `what` (e.g. "CLIP text encoder").
+// "text_model.embeddings.token_embedding.weight"); a key ending in it fixes the prefix. When none does, throws
+// ModelError naming the file, the component the anchor belongs to, and what the file seems to hold instead
+// (io::wrong_checkpoint_message); `what` (e.g. "a CLIP text encoder") words it for an anchor io does not know.
 TextCheckpoint open_text_checkpoint(const std::string& path, const std::string& anchor, const char* what);
-
-// A short description of what a checkpoint holds, judged from its key names ("a T5 encoder", "a FLUX
-// transformer", ...), or "" when unknown.
-std::string guess_content(const io::TensorStore& store);
 
 // CheckpointWeights for a text encoder: keys after `prefix`, `aliases` (reference name -> other stored name
 // tried when the first is absent), float8 and ComfyUI scaled-fp8 weights read with their scales

@@ -1,12 +1,14 @@
 #include "core/vae/autoencoder_loader.h"
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/strings.h"
+#include "core/io/checkpoint_kind.h"
+#include "core/io/json_file.h"
+#include "core/io/model_layout.h"
 #include "core/io/weight_quantization.h"
 #include "core/io/weights.h"
 
@@ -15,11 +17,6 @@ namespace fs = std::filesystem;
 namespace dype::vae {
 
 namespace {
-
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
-bool ends_with(const std::string& s, const std::string& x) {
-  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
-}
 
 // Replaces the first occurrence of `from` in `s`; false when absent.
 bool replace_part(std::string& s, const std::string& from, const std::string& to) {
@@ -46,20 +43,20 @@ struct Detected {
 };
 
 Detected detect_layout(const io::TensorStore& store) {
-  for (const auto& n : store.names()) {
-    if (!ends_with(n, "decoder.conv_in.weight")) continue;
-    Detected d;
-    d.prefix = n.substr(0, n.size() - std::string("decoder.conv_in.weight").size());
-    d.layout = store.contains(d.prefix + "decoder.conv_out.weight") &&
-                       (store.contains(d.prefix + "decoder.conv_norm_out.weight") ||
-                        store.contains(d.prefix + "decoder.up_blocks.0.resnets.0.conv1.weight"))
-                   ? Layout::diffusers
-                   : Layout::bfl;
-    return d;
-  }
-  throw ModelError("'" + store.label() +
-                   "' is not an autoencoder checkpoint: it has no decoder.conv_in.weight (expected a FLUX ae.safetensors "
-                   "or a diffusers vae/ folder)");
+  const std::vector<std::string> names = store.names();
+  const auto prefix = io::find_key_prefix(names, "decoder.conv_in.weight");
+  if (!prefix)
+    throw ModelError(io::wrong_checkpoint_message(
+        store.label(), io::ComponentKind::Autoencoder,
+        "it has no decoder.conv_in.weight (expected a FLUX ae.safetensors or a diffusers vae/ folder)", names));
+  Detected d;
+  d.prefix = *prefix;
+  d.layout = store.contains(d.prefix + "decoder.conv_out.weight") &&
+                     (store.contains(d.prefix + "decoder.conv_norm_out.weight") ||
+                      store.contains(d.prefix + "decoder.up_blocks.0.resnets.0.conv1.weight"))
+                 ? Layout::diffusers
+                 : Layout::bfl;
+  return d;
 }
 
 // Inverse of diffusers_vae_name: a stored diffusers name (without prefix) -> BFL name, "" when it has none.
@@ -180,22 +177,6 @@ AutoEncoderConfig infer_from_keys(const io::TensorStore& store, const std::map<s
   return c;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw IoError("cannot open '" + path + "'");
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-nlohmann::json read_json(const std::string& path) {
-  try {
-    return nlohmann::json::parse(read_text(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError("'" + path + "' is not valid JSON: " + e.what());
-  }
-}
-
 }  // namespace
 
 std::string diffusers_vae_name(const std::string& bfl_name, int num_resolutions) {
@@ -291,20 +272,16 @@ AutoEncoderConfig infer_autoencoder_config(const io::TensorStore& store) {
 }
 
 AutoEncoder load_autoencoder(const std::string& path, at::ScalarType dtype, at::Device device) {
+  // A diffusers model folder stands for its vae/. A lone file takes no config.json from beside it: it is
+  // inferred from its shapes like a BFL file (see the header).
+  const std::string target = io::component_path(path, "vae", "autoencoder");
+  std::string weights_path = target, config_path;
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw IoError("autoencoder path '" + path + "' does not exist");
-  std::string weights_path = path, config_path;
-  if (fs::is_directory(path, ec)) {
-    fs::path dir(path);
-    if (fs::exists(dir / "model_index.json", ec)) {
-      dir /= "vae";
-      if (!fs::is_directory(dir, ec))
-        throw IoError("diffusers model folder '" + path + "' has no vae/ sub-folder");
-    }
-    if (fs::exists(dir / "config.json", ec)) config_path = (dir / "config.json").string();
+  if (fs::is_directory(target, ec)) {
+    config_path = io::component_config(target, "").value_or("");
     // Prefer the float32/bf16 main file over variants (diffusion_pytorch_model.fp16.safetensors) beside it.
-    const fs::path main_file = dir / "diffusion_pytorch_model.safetensors";
-    weights_path = fs::exists(main_file, ec) ? main_file.string() : dir.string();
+    const fs::path main_file = fs::path(target) / "diffusion_pytorch_model.safetensors";
+    if (fs::exists(main_file, ec)) weights_path = main_file.string();
   }
   auto store = io::TensorStore::open(weights_path);
   const Detected d = detect_layout(*store);
@@ -317,7 +294,7 @@ AutoEncoder load_autoencoder(const std::string& path, at::ScalarType dtype, at::
 
   AutoEncoderConfig cfg;
   if (!config_path.empty()) {
-    cfg = config_from_diffusers(read_json(config_path), config_path);
+    cfg = config_from_diffusers(io::read_json(config_path), config_path);
     if (cfg.num_resolutions() != n)
       throw ModelError("'" + config_path + "' describes " + std::to_string(cfg.num_resolutions()) +
                        " levels but '" + store->label() + "' holds " + std::to_string(n) + " decoder levels");

@@ -43,7 +43,7 @@ GenerationRequest request_for(const test::GoldenCase& c) {
   r.dype.lambda_t = p.at("lambda_t").get<double>();
   r.dype.base_resolution = p.at("base_resolution_px").get<int>();
   r.shift = p.at("schedule_shift").get<bool>() ? ShiftPolicy::Flux : ShiftPolicy::None;
-  r.noise = NoiseMode::Comfy;
+  r.noise = sampling::NoiseConvention::Comfy;
   r.preview_every = 0;
   return r;
 }

@@ -1,11 +1,13 @@
 // test-deps: ui
 // Progress and cancellation inside a step, as the GUI sees them (issue 10): the worker's blockProgress signal
 // (throttled, in order, right totals), a cancel raised at the first block ends the run before its step is
-// reported, and the main window shows "step i/N · block j/M" in the progress bar and the status line and stops on
-// Esc while a step runs.
+// reported, and the main window shows "i−1 / N steps done · step i: block j/M" in the progress bar and the status
+// line, agrees with the label under the bar on the number of steps done (issue 15), and stops on Esc while a step
+// runs.
 #include <c10/core/InferenceMode.h>
 
 #include <QProgressBar>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QStatusBar>
 #include <QTemporaryDir>
@@ -49,6 +51,7 @@ class TestBlockProgress : public QObject {
   void blockProgressInOrder();
   void cancelAtFirstBlockEndsBeforeTheStep();
   void windowShowsBlocksAndEscStopsMidRun();
+  void barAndLabelAgreeOnStepsDone();
 
  private:
   std::unique_ptr<dype::test::WorkerThread> m_fixture;
@@ -124,11 +127,12 @@ void TestBlockProgress::windowShowsBlocksAndEscStopsMidRun() {
   QSignalSpy steps(&window, &MainWindow::stepShown);
   window.startGeneration();
   QProgressBar* bar = window.runPanel()->progressBar();
-  QTRY_VERIFY_WITH_TIMEOUT(bar->format().contains(QStringLiteral(" · block ")), kTimeoutMs);
+  QTRY_VERIFY_WITH_TIMEOUT(bar->format().contains(QStringLiteral(": block ")), kTimeoutMs);
   const QString text = bar->format();
-  QVERIFY2(text.contains(QStringLiteral("/40 · block ")) && text.endsWith(QStringLiteral("/%1").arg(demoBlocks())),
+  QVERIFY2(text.contains(QStringLiteral(" / 40 steps done · step ")) &&
+               text.endsWith(QStringLiteral("/%1").arg(demoBlocks())),
            qPrintable(text));
-  QVERIFY2(window.statusBar()->currentMessage().contains(QStringLiteral(" · block ")),
+  QVERIFY2(window.statusBar()->currentMessage().contains(QStringLiteral(": block ")),
            qPrintable(window.statusBar()->currentMessage()));
   QTest::keyClick(&window, Qt::Key_Escape);
   QTRY_VERIFY_WITH_TIMEOUT(!cancelled.isEmpty(), kTimeoutMs);
@@ -136,6 +140,46 @@ void TestBlockProgress::windowShowsBlocksAndEscStopsMidRun() {
   QVERIFY(!window.isRunning());
   QVERIFY(steps.count() < 40);
   QCOMPARE(window.statusBar()->currentMessage(), QStringLiteral("Cancelled."));
+}
+
+namespace {
+// "5 / 12 steps done" → 5, from anywhere in `text`; -1 when absent.
+int stepsDone(const QString& text) {
+  static const QRegularExpression re(QStringLiteral("(\\d+) ?/ ?(\\d+) steps done"));
+  const auto m = re.match(text);
+  return m.hasMatch() ? m.captured(1).toInt() : -1;
+}
+}  // namespace
+
+// Issue 15: the bar said "step 6/12 · block 3/57" (step in progress) while the label said "Step 5/12" (steps done).
+// Both now count steps done; the worker's signals are emitted here exactly as the pipeline would send them.
+void TestBlockProgress::barAndLabelAgreeOnStepsDone() {
+  Settings settings(m_dir.filePath(QStringLiteral("agree.ini")));
+  MainWindow window(settings);
+  window.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&window));
+  window.resolutionPanel()->setSize(1024, 1024);
+  dype::GenerationRequest r = window.currentRequest();
+  r.steps = 400;  // long enough that the run is still going while the signals below are checked
+  r.preview_every = 0;
+  window.fluxPanel()->load(r);
+  window.startGeneration();
+  QVERIFY(window.isRunning());
+  GenerationWorker* worker = window.worker();
+  RunPanel* run = window.runPanel();
+  // Direct calls into the window's slots (emitted on this thread, received on this thread).
+  Q_EMIT worker->progress(5, 12, 0.5, 10.0, 14.0);
+  QCOMPARE(stepsDone(run->progressBar()->format()), 5);
+  QCOMPARE(stepsDone(run->progressText()), 5);
+  Q_EMIT worker->blockProgress(6, 12, 3, 57);  // step 6 in progress: still 5 done
+  QVERIFY2(stepsDone(run->progressBar()->format()) == 5, qPrintable(run->progressBar()->format()));
+  QVERIFY2(run->progressBar()->format().contains(QStringLiteral("step 6: block 3/57")),
+           qPrintable(run->progressBar()->format()));
+  QCOMPARE(stepsDone(run->progressText()), 5);
+  QCOMPARE(stepsDone(window.statusBar()->currentMessage()), 5);
+  QSignalSpy cancelled(&window, &MainWindow::runCancelled);
+  window.cancelGeneration();
+  QTRY_VERIFY_WITH_TIMEOUT(!cancelled.isEmpty(), kTimeoutMs);
 }
 
 QTEST_MAIN(TestBlockProgress)

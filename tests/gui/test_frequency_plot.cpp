@@ -58,6 +58,8 @@ class TestFrequencyPlot : public QObject {
   void sigmaAxisAndWavelength();
   void markerFollowsStep();
   void exports();
+  void logTickLabelsAreDistinct_data();
+  void logTickLabelsAreDistinct();
 };
 
 void TestFrequencyPlot::pointsEqualCoreDype_data() {
@@ -195,6 +197,31 @@ void TestFrequencyPlot::exports() {
     QCOMPARE(cells[col].toDouble(), rope_frequencies(kCases[1].cfg, RopeGeometry{}, extent, t)[2].omega[0]);
     QCOMPARE(cells[colStatic].toDouble(), rope_frequencies(st, RopeGeometry{}, extent, t)[2].omega[27]);
   }
+}
+
+void TestFrequencyPlot::logTickLabelsAreDistinct_data() {
+  QTest::addColumn<double>("lower");
+  QTest::addColumn<double>("upper");
+  QTest::newRow("narrow around 1") << 0.95 << 1.06;   // linear fallback ticks 0.96 … 1.06 (was "1 1 1")
+  QTest::newRow("ratio near 0.25") << 0.24 << 0.27;
+  QTest::newRow("one decade") << 0.5 << 5.0;
+  QTest::newRow("wavelengths") << 3.0 << 20000.0;   // true log ticks
+}
+
+// Issue 15: neighbouring ticks of the log axis printed the same label ("1 1 1") when the range was narrow.
+void TestFrequencyPlot::logTickLabelsAreDistinct() {
+  QFETCH(double, lower);
+  QFETCH(double, upper);
+  FrequencyPlot plot;
+  plot.resize(700, 400);
+  plot.setInputs(make(DypeMethod::YaRN, true, YarnForm::Paper, 2, 2), 2048, 2048, evalSigmas(12, 1.15));
+  QCustomPlot* cp = plot.customPlot();
+  cp->yAxis->setRange(lower, upper);
+  cp->replot();
+  const QVector<QString> labels = cp->yAxis->tickVectorLabels();
+  QVERIFY2(labels.size() >= 2, qPrintable(QStringList(labels.begin(), labels.end()).join(QLatin1Char(' '))));
+  for (qsizetype i = 1; i < labels.size(); ++i)
+    QVERIFY2(labels[i] != labels[i - 1], qPrintable(QStringList(labels.begin(), labels.end()).join(QLatin1Char('|'))));
 }
 
 QTEST_MAIN(TestFrequencyPlot)

@@ -21,6 +21,7 @@ class TestSettings : public QObject {
   void outOfRangeValuesGiveDefaults();
   void badRequestJsonGivesDefaultRequest();
   void implausibleRequestGivesDefaultRequest();
+  void keyTable();
 
  private:
   QString writeFile(const QByteArray& content) {
@@ -160,6 +161,30 @@ void TestSettings::implausibleRequestGivesDefaultRequest() {
   Settings s(path);
   QCOMPARE(s.lastRequest().prompt, std::string());
   QCOMPARE(s.lastRequest().width, 1024);
+}
+
+// The one typed key table (issue 15): each key has its name, type and default; a value of the wrong type or out of
+// range reads as the default; the newer keys (DyPE preset, memory budget) round-trip.
+void TestSettings::keyTable() {
+  QCOMPARE(Settings::keyName(Settings::Key::ModelDevice), QStringLiteral("model/device"));
+  QCOMPARE(Settings::keyName(Settings::Key::PreviewEvery), QStringLiteral("preview/every"));
+  const QString path = writeFile(
+      "[preview]\nevery=-4\n[export]\nbitDepth=abc\n[request]\nrandomSeed=maybe\n[model]\nmaxMemoryMiB=-1\n");
+  {
+    Settings s(path);
+    QCOMPARE(s.value(Settings::Key::PreviewEvery).toInt(), 1);
+    QCOMPARE(s.value(Settings::Key::ExportBitDepth).toInt(), 8);
+    QCOMPARE(s.value(Settings::Key::RandomSeed).toBool(), true);
+    QCOMPARE(s.modelChoice().maxMemoryMiB, 0);
+    QCOMPARE(s.dypePreset(), QStringLiteral("custom"));
+    ModelChoice c;
+    c.maxMemoryMiB = 6144;
+    s.setModelChoice(c);
+    s.setDypePreset(QStringLiteral("auto"));
+  }
+  Settings again(path);
+  QCOMPARE(again.modelChoice().maxMemoryMiB, 6144);
+  QCOMPARE(again.dypePreset(), QStringLiteral("auto"));
 }
 
 QTEST_MAIN(TestSettings)

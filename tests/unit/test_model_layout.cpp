@@ -1,12 +1,15 @@
 // test-deps: io
 // Model layout detection on folders and files built by the test: component recognition from key names (with
-// ComfyUI prefixes, all-in-one files), shape-derived hints, diffusers folders with broken parts, siblings of a
-// single file, collections, and the errors for paths that are not models.
+// ComfyUI prefixes, all-in-one files; name lists alone are in test_checkpoint_kind), shape-derived hints,
+// diffusers folders with broken parts, siblings of a single file, collections, the errors for paths that are not
+// models, and where a loader finds one component given on its own (component_path / component_config).
 #include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
 
 #include "core/common/error.h"
+#include "core/io/checkpoint_kind.h"
+#include "core/io/component_hints.h"
 #include "core/io/model_layout.h"
 #include "tests/support/safetensors_writer.h"
 
@@ -361,6 +364,38 @@ class TestModelLayout : public QObject {
     QVERIFY_EXCEPTION_THROWN(detect_model_layout(root() + "/shelf/missing"), dype::IoError);
     text("bad_index/model_index.json", "{ not json");
     QVERIFY_EXCEPTION_THROWN(detect_model_layout(root() + "/bad_index"), dype::FormatError);
+  }
+
+  void component_given_on_its_own() {
+    const std::string p = root() + "/alone";
+    text("alone/pipe/model_index.json", R"({"_class_name": "FluxPipeline"})");
+    write("alone/pipe/vae/diffusion_pytorch_model.safetensors", vae_bfl(""));
+    text("alone/pipe/vae/config.json", R"({"_class_name": "AutoencoderKL"})");
+    // A pipeline folder stands for its subfolder; files and other folders stand for themselves.
+    QCOMPARE(component_path(p + "/pipe", "vae", "autoencoder"), p + "/pipe/vae");
+    QCOMPARE(component_path(p + "/pipe/vae", "vae", "autoencoder"), p + "/pipe/vae");
+    const std::string file = p + "/pipe/vae/diffusion_pytorch_model.safetensors";
+    QCOMPARE(component_path(file, "vae", "autoencoder"), file);
+    try {
+      component_path(p + "/pipe", "transformer", "FLUX transformer");
+      QFAIL("no error for a missing subfolder");
+    } catch (const dype::IoError& e) {
+      QVERIFY2(std::string(e.what()).find("has no transformer/ sub-folder") != std::string::npos, e.what());
+    }
+    try {
+      component_path(p + "/nowhere.safetensors", "vae", "autoencoder");
+      QFAIL("no error for a missing path");
+    } catch (const dype::IoError& e) {
+      QVERIFY2(std::string(e.what()).find("autoencoder '" + p + "/nowhere.safetensors' does not exist") !=
+                   std::string::npos,
+               e.what());
+    }
+    // config.json: inside a folder always; beside a file only when it names the expected class.
+    QCOMPARE(component_config(p + "/pipe/vae", "").value_or("(none)"), p + "/pipe/vae/config.json");
+    QCOMPARE(component_config(file, "AutoencoderKL").value_or("(none)"), p + "/pipe/vae/config.json");
+    QCOMPARE(component_config(file, "FluxTransformer2DModel").value_or("(none)"), std::string("(none)"));
+    QCOMPARE(component_config(file, "").value_or("(none)"), std::string("(none)"));
+    QCOMPARE(component_config(p + "/pipe/vae/missing", "").value_or("(none)"), std::string("(none)"));
   }
 };
 

@@ -249,7 +249,7 @@ class TestPipelineDemo : public QObject {
     other.seed = 8;
     QVERIFY(!at::equal(pipe_->generate(other).latent, a.latent));
     other = small_request(2);
-    other.noise = NoiseMode::Bfl;
+    other.noise = sampling::NoiseConvention::Bfl;
     QVERIFY(!at::equal(pipe_->generate(other).latent, a.latent));
   }
 

@@ -164,7 +164,7 @@ class TestPngExport : public QObject {
     r.request.dype.base_resolution = 512;
     r.request.shift = ShiftPolicy::Fixed;
     r.request.shift_mu = 0.9;
-    r.request.noise = NoiseMode::Bfl;
+    r.request.noise = sampling::NoiseConvention::Bfl;
     r.request.bit_depth = 16;
     r.model_label = "demo (random weights)";
     r.shifted = true;

@@ -26,10 +26,22 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string tiny_dev() {
-  // The golden tiny-dev model set when present; the tests that need real files skip otherwise.
+  // The golden tiny-dev model set; "" when the build found no golden folder.
   const std::string root = dype::test::golden_root();
   return root.empty() ? std::string() : root + "/models/tiny-dev";
 }
+
+// Why the tests that read real model files cannot run ("" when they can). A missing model set is a failure, not a
+// skip: the golden data is part of the test setup (CI has it, and golden_data_present fails without it), and a
+// skip would count checks that never ran as passed.
+std::string tiny_dev_missing() {
+  if (tiny_dev().empty())
+    return "the golden tiny-dev model set is needed and ../shared/golden is missing (the build found no golden "
+           "folder; see golden_data_present)";
+  if (!fs::is_directory(tiny_dev())) return "the golden tiny-dev model set is needed and " + tiny_dev() + " is missing";
+  return {};
+}
+#define REQUIRE_TINY_DEV() QVERIFY2(tiny_dev_missing().empty(), tiny_dev_missing().c_str())
 
 void write(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -174,7 +186,7 @@ class TestTextErrors : public QObject {
   }
 
   void t5_truncated_model() {
-    if (tiny_dev().empty() || !fs::exists(tiny_dev())) QSKIP("golden tiny-dev model set not available");
+    REQUIRE_TINY_DEV();
     const std::string full = read(tiny_dev() + "/comfy/tokenizer_2/spiece.model");
     for (std::size_t cut : {std::size_t(1), std::size_t(100), full.size() / 2, full.size() - 3}) {
       const std::string p = path("cut" + std::to_string(cut) + ".model");
@@ -225,7 +237,7 @@ class TestTextErrors : public QObject {
 
   // ---- encoder checkpoints ----
   void mismatched_encoder_files() {
-    if (tiny_dev().empty() || !fs::exists(tiny_dev())) QSKIP("golden tiny-dev model set not available");
+    REQUIRE_TINY_DEV();
     const std::string c = tiny_dev() + "/comfy", d = tiny_dev() + "/diffusers";
     expect_error<ModelError>([&] { load_clip_text_model(c + "/t5xxl.safetensors"); },
                              {c + "/t5xxl.safetensors", "not a CLIP text encoder", "looks like a T5 encoder"});
@@ -242,7 +254,7 @@ class TestTextErrors : public QObject {
 
   // CLIP weights with a T5 config.json: the config names itself as the problem.
   void config_of_another_model() {
-    if (tiny_dev().empty() || !fs::exists(tiny_dev())) QSKIP("golden tiny-dev model set not available");
+    REQUIRE_TINY_DEV();
     const std::string d = path("mixed_text_encoder");
     fs::create_directories(d);
     fs::copy_file(tiny_dev() + "/diffusers/text_encoder/model.safetensors", d + "/model.safetensors");
@@ -262,7 +274,7 @@ class TestTextErrors : public QObject {
 
   // A checkpoint missing a tensor lists it; extra unknown tensors are listed too.
   void damaged_checkpoints() {
-    if (tiny_dev().empty() || !fs::exists(tiny_dev())) QSKIP("golden tiny-dev model set not available");
+    REQUIRE_TINY_DEV();
     const auto store = io::TensorStore::open(tiny_dev() + "/comfy/clip_l.safetensors");
     std::vector<std::pair<std::string, at::Tensor>> kept;
     for (const auto& n : store->names())
@@ -280,7 +292,7 @@ class TestTextErrors : public QObject {
   // Known harmless extras and aliases load: CLIP's projection / logit scale / position ids, T5's
   // encoder.embed_tokens alias and a full T5ForConditionalGeneration's decoder; a prefixed all-in-one file.
   void tolerated_layouts() {
-    if (tiny_dev().empty() || !fs::exists(tiny_dev())) QSKIP("golden tiny-dev model set not available");
+    REQUIRE_TINY_DEV();
     c10::InferenceMode guard;
     auto clip_ref = load_clip_text_model(tiny_dev() + "/comfy/clip_l.safetensors");
     auto t5_ref = load_t5_encoder(tiny_dev() + "/comfy/t5xxl.safetensors");
@@ -311,7 +323,7 @@ class TestTextErrors : public QObject {
 
   // ComfyUI "scaled fp8" files: weight * scale_weight, markers ignored.
   void scaled_weights() {
-    if (tiny_dev().empty() || !fs::exists(tiny_dev())) QSKIP("golden tiny-dev model set not available");
+    REQUIRE_TINY_DEV();
     c10::InferenceMode guard;
     const auto store = io::TensorStore::open(tiny_dev() + "/comfy/t5xxl.safetensors");
     std::vector<std::pair<std::string, at::Tensor>> t;
