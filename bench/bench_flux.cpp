@@ -98,9 +98,7 @@ void bench_tiny(int iters) {
               static_cast<long long>(c.parameter_count()));
   for (auto [rows, cols] : std::vector<std::pair<int, int>>{{4, 4}, {16, 16}, {32, 48}}) {
     const Inputs in = make_inputs(c, rows, cols, 16);
-    auto fwd = [&] {
-      return m->forward(in.img, in.img_ids, in.txt, in.txt_ids, in.t, in.y, in.g, dype, 0.7);
-    };
+    auto fwd = [&] { return m->forward(in.img, in.img_ids, in.txt, in.txt_ids, in.t, in.y, in.g, dype, 0.7); };
     fwd();  // warm-up
     std::vector<double> ts;
     const double c0 = cpu_seconds();
@@ -118,10 +116,11 @@ void bench_tiny(int iters) {
     }
     std::sort(ts.begin(), ts.end());
     std::sort(tp.begin(), tp.end());
-    std::printf("  %2dx%-2d patches (%4d img + 16 txt tokens): median %.3f ms, min %.3f ms per forward, %.3f ms CPU "
-                "(%d runs; pe table alone: median %.3f ms)\n",
-                rows, cols, rows * cols, ts[ts.size() / 2] * 1e3, ts.front() * 1e3, cpu_per * 1e3, iters,
-                tp[tp.size() / 2] * 1e3);
+    std::printf(
+        "  %2dx%-2d patches (%4d img + 16 txt tokens): median %.3f ms, min %.3f ms per forward, %.3f ms CPU "
+        "(%d runs; pe table alone: median %.3f ms)\n",
+        rows, cols, rows * cols, ts[ts.size() / 2] * 1e3, ts.front() * 1e3, cpu_per * 1e3, iters,
+        tp[tp.size() / 2] * 1e3);
   }
 }
 
@@ -142,8 +141,8 @@ void bench_dev(std::int64_t n_double, std::int64_t n_single, int width, int heig
   const std::int64_t rss_built = proc_status_bytes("VmRSS"), hwm_built = proc_status_bytes("VmHWM");
   std::printf("  construction (random float32 weights at final size): %.2f s; weights %.3f GiB (%lld params)\n",
               t_build, gib(weights), static_cast<long long>(c.parameter_count()));
-  std::printf("  RSS before %.3f GiB, after construction %.3f GiB (peak so far %.3f GiB)\n", gib(rss0),
-              gib(rss_built), gib(hwm_built));
+  std::printf("  RSS before %.3f GiB, after construction %.3f GiB (peak so far %.3f GiB)\n", gib(rss0), gib(rss_built),
+              gib(hwm_built));
 
   const Inputs in = make_inputs(c, rows, cols, n_txt);
   DypeConfig dype;  // YaRN (paper form), base 1024 px: plain RoPE at 1024², DyPE above
@@ -192,11 +191,13 @@ void bench_dev(std::int64_t n_double, std::int64_t n_single, int width, int heig
   std::printf("  final layer %.3f s; output [%lld, %lld, %lld], finite: %s\n", t_final,
               static_cast<long long>(out.size(0)), static_cast<long long>(out.size(1)),
               static_cast<long long>(out.size(2)), at::isfinite(out).all().item<bool>() ? "yes" : "no");
-  std::printf("  forward total %.2f s wall, %.2f s CPU in the blocks (mean double block %.2f s, mean single block "
-              "%.2f s wall)\n",
-              total, cpu_seconds() - cpu_fwd, mean(td), mean(ts));
-  std::printf("  full depth 19 + 38 estimate at this size: %.0f s wall per forward as measured here, %.0f CPU-seconds\n",
-              19 * mean(td) + 38 * mean(ts) + t_pe + t_embed + t_final, 19 * mean(cd) + 38 * mean(cs));
+  std::printf(
+      "  forward total %.2f s wall, %.2f s CPU in the blocks (mean double block %.2f s, mean single block "
+      "%.2f s wall)\n",
+      total, cpu_seconds() - cpu_fwd, mean(td), mean(ts));
+  std::printf(
+      "  full depth 19 + 38 estimate at this size: %.0f s wall per forward as measured here, %.0f CPU-seconds\n",
+      19 * mean(td) + 38 * mean(ts) + t_pe + t_embed + t_final, 19 * mean(cd) + 38 * mean(cs));
   const std::int64_t hwm = proc_status_bytes("VmHWM");
   std::printf("  peak RSS (VmHWM) %.3f GiB = weights %.3f GiB + %.3f GiB (activations, runtime, baseline %.3f GiB)\n",
               gib(hwm), gib(weights), gib(hwm - weights), gib(rss0));
@@ -213,7 +214,8 @@ int main(int argc, char** argv) {
     if (!flag(argc, argv, "skip-tiny")) bench_tiny(std::atoi(arg(argc, argv, "tiny-iters", "20").c_str()));
     if (!flag(argc, argv, "skip-dev"))
       bench_dev(std::atoll(arg(argc, argv, "double", "2").c_str()), std::atoll(arg(argc, argv, "single", "4").c_str()),
-                std::atoi(arg(argc, argv, "width", "1024").c_str()), std::atoi(arg(argc, argv, "height", "1024").c_str()),
+                std::atoi(arg(argc, argv, "width", "1024").c_str()),
+                std::atoi(arg(argc, argv, "height", "1024").c_str()),
                 std::atoll(arg(argc, argv, "txt", "512").c_str()));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_flux: %s\n", e.what());

@@ -14,7 +14,6 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "bench/perf_common.h"
@@ -83,9 +82,8 @@ CaseResult run_transformer(const fs::path& golden, const fs::path& dir, const nl
 
 CaseResult run_vae_decode(const fs::path& golden, const fs::path& dir, const nlohmann::json& meta,
                           const at::Device& device, at::ScalarType dtype) {
-  vae::AutoEncoder ae =
-      vae::load_autoencoder((golden / meta["model"].get<std::string>() / "comfy" / "ae.safetensors").string(), dtype,
-                            device);
+  vae::AutoEncoder ae = vae::load_autoencoder(
+      (golden / meta["model"].get<std::string>() / "comfy" / "ae.safetensors").string(), dtype, device);
   const auto in = io::SafetensorsFile::open((dir / "inputs.safetensors").string());
   const auto ex = io::SafetensorsFile::open((dir / "expected.safetensors").string());
   at::Tensor img;
@@ -131,7 +129,8 @@ int run(const bench::Options& o) {
     } else if (kind == "vae_decode") {
       r = run_vae_decode(golden, dir, meta, device, dtype);
     } else {
-      throw InvalidArgument("case " + name + " has kind '" + kind + "' (this program runs transformer_forward and "
+      throw InvalidArgument("case " + name + " has kind '" + kind +
+                            "' (this program runs transformer_forward and "
                             "vae_decode cases)");
     }
     const bool pass = r.rel <= r.tol;

@@ -39,8 +39,8 @@ std::shared_ptr<const flux::LoraFile> random_lora(flux::FluxImpl& model, std::in
     if (!lin) continue;
     flux::LoraLayer l;
     l.module = item.key();
-    l.down = at::randn({r, lin->in_features()}) * 0.01;   // [r, in]
-    l.up = at::randn({lin->out_features(), r}) * 0.01;    // [out, r]
+    l.down = at::randn({r, lin->in_features()}) * 0.01;  // [r, in]
+    l.up = at::randn({lin->out_features(), r}) * 0.01;   // [out, r]
     file->layers.push_back(l);
   }
   return file;
@@ -57,7 +57,7 @@ StepCost time_step(flux::FluxImpl& model, std::int64_t L_img, std::int64_t L_txt
                    int iters) {
   const auto& c = model.config();
   at::Generator gen = at::detail::createCPUGenerator(1);
-  const at::Tensor img = at::randn({1, L_img, c.in_channels}, gen);    // [1, L_img, in]
+  const at::Tensor img = at::randn({1, L_img, c.in_channels}, gen);     // [1, L_img, in]
   const at::Tensor txt = at::randn({1, L_txt, c.context_in_dim}, gen);  // [1, L_txt, ctx]
   const at::Tensor y = at::randn({1, c.vec_in_dim}, gen);               // [1, vec]
   const at::Tensor t = at::full({1}, 0.7), g = at::full({1}, 3.5);
@@ -85,17 +85,18 @@ StepCost time_step(flux::FluxImpl& model, std::int64_t L_img, std::int64_t L_txt
     }
   }
   flux::set_loras(model, {});
-  return {bench::median(base), bench::median(with), bench::median(base_cpu), bench::median(with_cpu),
-          fastest(base_cpu), fastest(with_cpu)};
+  return {bench::median(base),     bench::median(with), bench::median(base_cpu),
+          bench::median(with_cpu), fastest(base_cpu),   fastest(with_cpu)};
 }
 
 void print_cost(const char* what, const StepCost& s, std::int64_t rank) {
-  std::printf("%s, rank %lld on every Linear: median step %.1f ms (cpu %.1f ms) without, %.1f ms (cpu %.1f ms) "
-              "with; fastest cpu %.1f / %.1f ms. LoRA cost: %+.1f %% (fastest cpu), %+.1f %% (median cpu), "
-              "%+.1f %% (median wall)\n",
-              what, static_cast<long long>(rank), s.base_ms, s.base_cpu, s.lora_ms, s.lora_cpu, s.base_min,
-              s.lora_min, 100.0 * (s.lora_min - s.base_min) / s.base_min,
-              100.0 * (s.lora_cpu - s.base_cpu) / s.base_cpu, 100.0 * (s.lora_ms - s.base_ms) / s.base_ms);
+  std::printf(
+      "%s, rank %lld on every Linear: median step %.1f ms (cpu %.1f ms) without, %.1f ms (cpu %.1f ms) "
+      "with; fastest cpu %.1f / %.1f ms. LoRA cost: %+.1f %% (fastest cpu), %+.1f %% (median cpu), "
+      "%+.1f %% (median wall)\n",
+      what, static_cast<long long>(rank), s.base_ms, s.base_cpu, s.lora_ms, s.lora_cpu, s.base_min, s.lora_min,
+      100.0 * (s.lora_min - s.base_min) / s.base_min, 100.0 * (s.lora_cpu - s.base_cpu) / s.base_cpu,
+      100.0 * (s.lora_ms - s.base_ms) / s.base_ms);
   std::fflush(stdout);
 }
 
@@ -105,8 +106,9 @@ int main(int argc, char** argv) {
   try {
     bench::Options o(argc, argv, {"rank", "iters", "warmup", "threads", "tiny", "load-mb"}, {"skip-dev"});
     if (o.help()) {
-      std::printf("bench_lora [--rank 16] [--iters 3] [--warmup 1] [--threads N] [--tiny FILE] [--skip-dev] "
-                  "[--load-mb 100]\n");
+      std::printf(
+          "bench_lora [--rank 16] [--iters 3] [--warmup 1] [--threads N] [--tiny FILE] [--skip-dev] "
+          "[--load-mb 100]\n");
       return 0;
     }
     if (o.has("threads")) at::set_num_threads(static_cast<int>(o.integer("threads", 1)));
@@ -160,9 +162,9 @@ int main(int argc, char** argv) {
     t0 = std::chrono::steady_clock::now();
     const std::string sha = sha256_file_hex(path);
     const double sha_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("load: %.0f MB kohya LoRA (rank %lld, %zu layers, %s): load_lora %.2f s, SHA-256 %.2f s, total %.2f s\n",
-                size_mb, static_cast<long long>(big_rank), f.layers.size(), f.formats.c_str(), load_s, sha_s,
-                load_s + sha_s);
+    std::printf(
+        "load: %.0f MB kohya LoRA (rank %lld, %zu layers, %s): load_lora %.2f s, SHA-256 %.2f s, total %.2f s\n",
+        size_mb, static_cast<long long>(big_rank), f.layers.size(), f.formats.c_str(), load_s, sha_s, load_s + sha_s);
     std::filesystem::remove(path);
     return 0;
   } catch (const std::exception& e) {

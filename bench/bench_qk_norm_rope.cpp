@@ -139,26 +139,26 @@ int run(const bench::Options& o) {
     const at::Tensor ang = at::rand({1, 1, Lt + Li, D / 2}, at::TensorOptions().device(device)) * 6.28;
     const at::Tensor pe =
         at::stack({ang.cos(), -ang.sin(), ang.sin(), ang.cos()}, -1).view({1, 1, Lt + Li, D / 2, 2, 2});
-    const double ms_u = bench::median(bench::time_ms([&] { unfused(*txt_norm, *img_norm, t, i, pe); }, device, 2,
-                                                     iters));
+    const double ms_u =
+        bench::median(bench::time_ms([&] { unfused(*txt_norm, *img_norm, t, i, pe); }, device, 2, iters));
     double ms_f = -1, max_diff = -1;
     if (have_fused) {
-      ms_f = bench::median(
-          bench::time_ms([&] { fused(*txt_norm, *img_norm, t, i, pe, qs, ks); }, device, 2, iters));
+      ms_f = bench::median(bench::time_ms([&] { fused(*txt_norm, *img_norm, t, i, pe, qs, ks); }, device, 2, iters));
       const auto a = fused(*txt_norm, *img_norm, t, i, pe, qs, ks);
       const auto b = unfused(*txt_norm, *img_norm, t, i, pe);
       max_diff = std::max(bench::max_rel_diff(a.first, b.first), bench::max_rel_diff(a.second, b.second));
     }
     // Fused traffic: q and k read and written once, pe read once.
-    const double bytes = 4.0 * static_cast<double>(Lt + Li) * static_cast<double>(C) *
-                             static_cast<double>(at::elementSize(dtype)) +
-                         static_cast<double>(Lt + Li) * static_cast<double>(D) * 2 * 4;
-    std::printf("QKROPE {\"tokens\": %lld, \"heads\": %lld, \"head_dim\": %lld, \"device\": \"%s\", \"dtype\": \"%s\", "
-                "\"ms_unfused\": %.4f, \"ms_fused\": %.4f, \"speedup\": %.2f, \"fused_GBps\": %.1f, "
-                "\"max_rel_diff\": %.2e}\n",
-                static_cast<long long>(Lt + Li), static_cast<long long>(H), static_cast<long long>(D),
-                device.str().c_str(), c10::toString(dtype), ms_u, ms_f, ms_f > 0 ? ms_u / ms_f : 0.0,
-                ms_f > 0 ? bytes / (ms_f * 1e-3) / 1e9 : 0.0, max_diff);
+    const double bytes =
+        4.0 * static_cast<double>(Lt + Li) * static_cast<double>(C) * static_cast<double>(at::elementSize(dtype)) +
+        static_cast<double>(Lt + Li) * static_cast<double>(D) * 2 * 4;
+    std::printf(
+        "QKROPE {\"tokens\": %lld, \"heads\": %lld, \"head_dim\": %lld, \"device\": \"%s\", \"dtype\": \"%s\", "
+        "\"ms_unfused\": %.4f, \"ms_fused\": %.4f, \"speedup\": %.2f, \"fused_GBps\": %.1f, "
+        "\"max_rel_diff\": %.2e}\n",
+        static_cast<long long>(Lt + Li), static_cast<long long>(H), static_cast<long long>(D), device.str().c_str(),
+        c10::toString(dtype), ms_u, ms_f, ms_f > 0 ? ms_u / ms_f : 0.0, ms_f > 0 ? bytes / (ms_f * 1e-3) / 1e9 : 0.0,
+        max_diff);
   }
   return status;
 }
@@ -169,8 +169,9 @@ int main(int argc, char** argv) {
   try {
     const bench::Options o(argc, argv, {"device", "dtype", "img-tokens", "iters", "golden"}, {});
     if (o.help()) {
-      std::puts("bench_qk_norm_rope [--device cuda|cpu] [--dtype bf16|f32] [--img-tokens N,N,...] [--iters N] "
-                "[--golden DIR]");
+      std::puts(
+          "bench_qk_norm_rope [--device cuda|cpu] [--dtype bf16|f32] [--img-tokens N,N,...] [--iters N] "
+          "[--golden DIR]");
       return 0;
     }
     return run(o);

@@ -25,8 +25,10 @@ int main(int argc, char** argv) {
   int threads = at::get_num_threads(), iters = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (a == "--iters") iters = std::atoi(argv[i + 1]);
+    if (a == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (a == "--iters")
+      iters = std::atoi(argv[i + 1]);
   }
   at::set_num_threads(threads);
   install_cpu_caching_allocator();
@@ -52,12 +54,13 @@ int main(int argc, char** argv) {
     const at::Device cpu(at::kCPU);
     const double mm512 = bench::median(bench::time_ms([&] { (void)at::linear(x512, w32); }, cpu, 1, iters));
     const double mm4k = bench::median(bench::time_ms([&] { (void)at::linear(x4k, w32); }, cpu, 1, iters));
-    const std::pair<const char*, const io::StoredWeight*> forms[] = {
-        {"f32 (none)", &f32}, {"bf16", &bf16}, {"fp8 e4m3", &fp8}, {"fp8 + scale", &fp8_scaled},
-        {"fp8 + row scale", &fp8_row}};
+    const std::pair<const char*, const io::StoredWeight*> forms[] = {{"f32 (none)", &f32},
+                                                                     {"bf16", &bf16},
+                                                                     {"fp8 e4m3", &fp8},
+                                                                     {"fp8 + scale", &fp8_scaled},
+                                                                     {"fp8 + row scale", &fp8_row}};
     for (const auto& [label, w] : forms) {
-      const double conv =
-          bench::median(bench::time_ms([&] { (void)w->to_transient(at::kFloat, cpu); }, cpu, 1, iters));
+      const double conv = bench::median(bench::time_ms([&] { (void)w->to_transient(at::kFloat, cpu); }, cpu, 1, iters));
       std::printf("%-22s %-18s %10.2f %10.2f %10.2f %7.1f%%\n", s.name, label, conv, mm512, mm4k,
                   100.0 * conv / (conv + mm512));
     }

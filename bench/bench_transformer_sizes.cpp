@@ -36,7 +36,8 @@ const char* kUsage =
     "bench_transformer_sizes [--config dev|schnell] [--double N] [--single N] [--weights FILE | --write-weights FILE]\n"
     "    [--img-tokens N] [--txt-tokens 512] [--device cpu|cuda] [--dtype f32|bf16|f16] [--threads N]\n"
     "    [--warmup 1] [--iters 3] [--seed 0] [--t 0.7] [--dype-method yarn|none|pi|ntk|vision-yarn]\n"
-    "    [--base-resolution 1024] [--save-io FILE] [--per-block] [--json FILE] [--cpu-allocator caching|tuned|default]\n";
+    "    [--base-resolution 1024] [--save-io FILE] [--per-block] [--json FILE] [--cpu-allocator "
+    "caching|tuned|default]\n";
 
 // Rows × columns of an image-token grid holding exactly n tokens, as square as possible.
 std::pair<std::int64_t, std::int64_t> grid_for(std::int64_t n) {
@@ -150,9 +151,9 @@ int run(const bench::Options& o) {
   const std::int64_t L_img = o.integer("img-tokens", 4096), L_txt = o.integer("txt-tokens", 512);
   const auto [gh, gw] = grid_for(L_img);
   at::Generator gen = at::detail::createCPUGenerator(seed + 1);
-  const at::Tensor img = at::randn({1, L_img, config.in_channels}, gen);         // [1, L_img, 64]
-  const at::Tensor txt = at::randn({1, L_txt, config.context_in_dim}, gen);      // [1, L_txt, 4096]
-  const at::Tensor y = at::randn({1, config.vec_in_dim}, gen);                   // [1, 768]
+  const at::Tensor img = at::randn({1, L_img, config.in_channels}, gen);     // [1, L_img, 64]
+  const at::Tensor txt = at::randn({1, L_txt, config.context_in_dim}, gen);  // [1, L_txt, 4096]
+  const at::Tensor y = at::randn({1, config.vec_in_dim}, gen);               // [1, 768]
   const double t = o.real("t", 0.7);
   const at::Tensor timesteps = at::full({1}, t, at::kFloat);
   const at::Tensor guidance = at::full({1}, 3.5, at::kFloat);
@@ -160,7 +161,7 @@ int run(const bench::Options& o) {
   const at::Tensor cols = at::arange(gw, at::kFloat).view({1, gw}).expand({gh, gw});
   const at::Tensor img_ids =
       at::stack({at::zeros({gh, gw}), rows, cols}, -1).reshape({1, L_img, 3});  // [1, L_img, 3] (0, row, col)
-  const at::Tensor txt_ids = at::zeros({1, L_txt, 3});                              // [1, L_txt, 3]
+  const at::Tensor txt_ids = at::zeros({1, L_txt, 3});                          // [1, L_txt, 3]
 
   DypeConfig dype_cfg;
   const std::string method = o.str("dype-method", "yarn");
@@ -169,8 +170,8 @@ int run(const bench::Options& o) {
   dype_cfg.base_resolution = static_cast<int>(o.integer("base-resolution", 1024));
 
   at::Tensor pe;
-  const auto pe_ms = bench::time_ms(
-      [&] { pe = model->build_pe(txt_ids.to(device), img_ids.to(device), dype_cfg, t); }, device, 1, 3);
+  const auto pe_ms =
+      bench::time_ms([&] { pe = model->build_pe(txt_ids.to(device), img_ids.to(device), dype_cfg, t); }, device, 1, 3);
 
   // Inputs on the device in the compute dtype before timing (a pipeline keeps its latents there).
   const at::Tensor img_d = img.to(device, dtype), txt_d = txt.to(device, dtype), y_d = y.to(device, dtype);
@@ -181,15 +182,20 @@ int run(const bench::Options& o) {
   at::Tensor out = model->forward(img_d, txt_d, ts_d, y_d, g_d, pe);
   bench::sync(device);
   if (o.has("save-io")) {
-    io::save_safetensors(o.str("save-io"), {{"img", img}, {"txt", txt}, {"timesteps", timesteps}, {"y", y},
-                                            {"guidance", guidance}, {"pe", pe.to(at::kCPU, at::kFloat)},
-                                            {"img_ids", img_ids}, {"txt_ids", txt_ids},
+    io::save_safetensors(o.str("save-io"), {{"img", img},
+                                            {"txt", txt},
+                                            {"timesteps", timesteps},
+                                            {"y", y},
+                                            {"guidance", guidance},
+                                            {"pe", pe.to(at::kCPU, at::kFloat)},
+                                            {"img_ids", img_ids},
+                                            {"txt_ids", txt_ids},
                                             {"out", out.to(at::kCPU, at::kFloat)}});
   }
   out = at::Tensor();
-  const bench::Timings fwd = iters > 0 ? bench::time_both([&] { model->forward(img_d, txt_d, ts_d, y_d, g_d, pe); },
-                                                          device, warmup, iters)
-                                       : bench::Timings{};
+  const bench::Timings fwd =
+      iters > 0 ? bench::time_both([&] { model->forward(img_d, txt_d, ts_d, y_d, g_d, pe); }, device, warmup, iters)
+                : bench::Timings{};
   const std::vector<double>& fwd_ms = fwd.wall_ms;
   const double peak_dev = bench::peak_device_gib(device);
 
@@ -200,8 +206,8 @@ int run(const bench::Options& o) {
     const at::Tensor h_img = at::randn({1, L_img, C}, gen).to(device, dtype);
     const at::Tensor h_txt = at::randn({1, L_txt, C}, gen).to(device, dtype);
     const at::Tensor vec = model->embed_vec(ts_d, y_d, g_d);
-    double_ms = bench::median(bench::time_ms([&] { model->double_blocks[0]->forward(h_img, h_txt, vec, pe); },
-                                             device, warmup, std::max(iters, 1)));
+    double_ms = bench::median(bench::time_ms([&] { model->double_blocks[0]->forward(h_img, h_txt, vec, pe); }, device,
+                                             warmup, std::max(iters, 1)));
     const at::Tensor h_all = at::cat({h_txt, h_img}, 1);
     single_ms = bench::median(
         bench::time_ms([&] { model->single_blocks[0]->forward(h_all, vec, pe); }, device, warmup, std::max(iters, 1)));
@@ -214,17 +220,17 @@ int run(const bench::Options& o) {
      << ", \"grid\": [" << gh << ", " << gw << "], \"device\": \"" << device.str() << "\", \"dtype\": \""
      << o.str("dtype", "f32") << "\", \"threads\": " << at::get_num_threads() << ", \"double\": " << config.depth
      << ", \"single\": " << config.depth_single_blocks << ", \"load_s\": " << load_s
-     << ", \"pe_ms\": " << bench::median(pe_ms) << ", \"ms\": " << ms << ", \"ms_min\": "
-     << (fwd_ms.empty() ? 0.0 : *std::min_element(fwd_ms.begin(), fwd_ms.end())) << ", \"ms_all\": "
-     << bench::json_list(fwd_ms) << ", \"cpu_ms\": " << bench::median(fwd.cpu_ms) << ", \"cpu_ms_min\": "
-     << (fwd.cpu_ms.empty() ? 0.0 : *std::min_element(fwd.cpu_ms.begin(), fwd.cpu_ms.end()))
-     << ", \"cpu_ms_all\": " << bench::json_list(fwd.cpu_ms) << ", \"gflop\": " << flops / 1e9 << ", \"tflops\": "
-     << (ms > 0 ? flops / (ms * 1e-3) / 1e12 : 0.0) << ", \"peak_rss_gib\": " << bench::peak_rss_gib()
-     << ", \"peak_gib\": " << peak_dev << ", \"double_block_ms\": " << double_ms
-     << ", \"single_block_ms\": " << single_ms << ", \"cpu_allocator\": \"" << cpu_alloc
-     << "\", \"cpu_blocks_mapped\": " << cpu_allocator_stats().mapped
-     << ", \"cpu_blocks_reused\": " << cpu_allocator_stats().reused << ", \"dev_step_ms_extrapolated\": "
-     << (double_ms > 0 ? 19 * double_ms + 38 * single_ms : -1.0) << "}";
+     << ", \"pe_ms\": " << bench::median(pe_ms) << ", \"ms\": " << ms
+     << ", \"ms_min\": " << (fwd_ms.empty() ? 0.0 : *std::min_element(fwd_ms.begin(), fwd_ms.end()))
+     << ", \"ms_all\": " << bench::json_list(fwd_ms) << ", \"cpu_ms\": " << bench::median(fwd.cpu_ms)
+     << ", \"cpu_ms_min\": " << (fwd.cpu_ms.empty() ? 0.0 : *std::min_element(fwd.cpu_ms.begin(), fwd.cpu_ms.end()))
+     << ", \"cpu_ms_all\": " << bench::json_list(fwd.cpu_ms) << ", \"gflop\": " << flops / 1e9
+     << ", \"tflops\": " << (ms > 0 ? flops / (ms * 1e-3) / 1e12 : 0.0)
+     << ", \"peak_rss_gib\": " << bench::peak_rss_gib() << ", \"peak_gib\": " << peak_dev
+     << ", \"double_block_ms\": " << double_ms << ", \"single_block_ms\": " << single_ms << ", \"cpu_allocator\": \""
+     << cpu_alloc << "\", \"cpu_blocks_mapped\": " << cpu_allocator_stats().mapped
+     << ", \"cpu_blocks_reused\": " << cpu_allocator_stats().reused
+     << ", \"dev_step_ms_extrapolated\": " << (double_ms > 0 ? 19 * double_ms + 38 * single_ms : -1.0) << "}";
   std::printf("model: %s; weights: %s\n", config.describe().c_str(), source.c_str());
   std::printf("OURS %s\n", js.str().c_str());
   if (o.has("json")) {

@@ -143,11 +143,13 @@ int run_one(const Args& a) {
   const long peak_kb = status_kb("VmHWM");
   const double mp = static_cast<double>(img.size(2)) * img.size(3) / 1e6;
   const double est = vae::estimate_decode_bytes(ae->config(), lat, lat, o) / 1048576.0;
-  std::printf("RESULT mode=%s image=%dx%d latent=%dx%d tiles=%d shared_norm=%d seconds=%.2f s_per_mp=%.3f cpu_s=%.2f cpu_s_per_mp=%.3f "
-              "peak_rss_mib=%.1f before_decode_mib=%.1f output_mib=%.1f est_working_set_mib=%.1f threads=%d model=%s\n",
-              a.mode.c_str(), (int)img.size(3), (int)img.size(2), lat, lat, plan.count(), o.shared_norm ? 1 : 0, secs,
-              secs / mp, cpu, cpu / mp, peak_kb / 1024.0, base_kb / 1024.0, img.numel() * 4 / 1048576.0, est, at::get_num_threads(),
-              model_label.c_str());
+  std::printf(
+      "RESULT mode=%s image=%dx%d latent=%dx%d tiles=%d shared_norm=%d seconds=%.2f s_per_mp=%.3f cpu_s=%.2f "
+      "cpu_s_per_mp=%.3f "
+      "peak_rss_mib=%.1f before_decode_mib=%.1f output_mib=%.1f est_working_set_mib=%.1f threads=%d model=%s\n",
+      a.mode.c_str(), (int)img.size(3), (int)img.size(2), lat, lat, plan.count(), o.shared_norm ? 1 : 0, secs,
+      secs / mp, cpu, cpu / mp, peak_kb / 1024.0, base_kb / 1024.0, img.numel() * 4 / 1048576.0, est,
+      at::get_num_threads(), model_label.c_str());
   return 0;
 }
 
@@ -198,10 +200,12 @@ int main(int argc, char** argv) {
       if (r.empty()) return;
       std::printf("%-8s %-11s %6s %6s %9s %9s %9s %9s %10s %10s %10s\n", field(r, "mode").c_str(),
                   field(r, "image").c_str(), field(r, "tiles").c_str(),
-                  field(r, "mode") == "untiled" ? "-" : field(r, "shared_norm") == "1" ? "shared" : "tile",
+                  field(r, "mode") == "untiled"    ? "-"
+                  : field(r, "shared_norm") == "1" ? "shared"
+                                                   : "tile",
                   field(r, "seconds").c_str(), field(r, "s_per_mp").c_str(), field(r, "cpu_s").c_str(),
-                  field(r, "cpu_s_per_mp").c_str(), field(r, "peak_rss_mib").c_str(),
-                  field(r, "output_mib").c_str(), field(r, "est_working_set_mib").c_str());
+                  field(r, "cpu_s_per_mp").c_str(), field(r, "peak_rss_mib").c_str(), field(r, "output_mib").c_str(),
+                  field(r, "est_working_set_mib").c_str());
       std::fflush(stdout);
     };
     for (std::size_t i = 0; i < a.sizes.size(); ++i) {

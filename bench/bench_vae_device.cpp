@@ -36,19 +36,20 @@ int run(const bench::Options& o) {
   const auto plan = vae::plan_tiled_decode(h, h, tiling);
   at::Tensor out = at::empty({1, cfg.out_ch, px, px}, at::kFloat);  // the image lives on the CPU
   // Warm-up on one tile's worth (kernel selection, allocator), then the timed full decode.
-  vae::tiled_decode(ae, z.narrow(2, 0, std::min<std::int64_t>(h, tiling.tile)).narrow(3, 0,
-                                                                 std::min<std::int64_t>(h, tiling.tile)), tiling);
+  vae::tiled_decode(
+      ae, z.narrow(2, 0, std::min<std::int64_t>(h, tiling.tile)).narrow(3, 0, std::min<std::int64_t>(h, tiling.tile)),
+      tiling);
   bench::sync(device);
   bench::reset_peak_device(device);
   const auto ms = bench::time_ms([&] { vae::tiled_decode_into(ae, z, out, tiling); }, device, 0, 1);
   const double mp = static_cast<double>(px * px) / 1e6;
-  std::printf("VAE {\"px\": %lld, \"mp\": %.2f, \"device\": \"%s\", \"dtype\": \"%s\", \"config\": \"%s\", \"tiles\": %d, "
-              "\"tile\": %d, \"overlap\": %d, \"ms\": %.1f, \"ms_per_mp\": %.1f, \"peak_gib\": %.2f, "
-              "\"peak_rss_gib\": %.2f, \"finite\": %s}\n",
-              static_cast<long long>(px), mp, device.str().c_str(), o.str("dtype", "f32").c_str(),
-              o.str("config", "flux").c_str(), plan.count(), tiling.tile, tiling.overlap, ms[0], ms[0] / mp,
-              bench::peak_device_gib(device), bench::peak_rss_gib(),
-              at::isfinite(out).all().item<bool>() ? "true" : "false");
+  std::printf(
+      "VAE {\"px\": %lld, \"mp\": %.2f, \"device\": \"%s\", \"dtype\": \"%s\", \"config\": \"%s\", \"tiles\": %d, "
+      "\"tile\": %d, \"overlap\": %d, \"ms\": %.1f, \"ms_per_mp\": %.1f, \"peak_gib\": %.2f, "
+      "\"peak_rss_gib\": %.2f, \"finite\": %s}\n",
+      static_cast<long long>(px), mp, device.str().c_str(), o.str("dtype", "f32").c_str(),
+      o.str("config", "flux").c_str(), plan.count(), tiling.tile, tiling.overlap, ms[0], ms[0] / mp,
+      bench::peak_device_gib(device), bench::peak_rss_gib(), at::isfinite(out).all().item<bool>() ? "true" : "false");
   return 0;
 }
 
@@ -58,8 +59,9 @@ int main(int argc, char** argv) {
   try {
     const bench::Options o(argc, argv, {"device", "dtype", "px", "tile", "overlap", "config"}, {});
     if (o.help()) {
-      std::puts("bench_vae_device [--device cuda|cpu] [--dtype bf16|f32] [--px 4096] [--tile 64] [--overlap 16] "
-                "[--config flux|tiny]");
+      std::puts(
+          "bench_vae_device [--device cuda|cpu] [--dtype bf16|f32] [--px 4096] [--tile 64] [--overlap 16] "
+          "[--config flux|tiny]");
       return 0;
     }
     return run(o);

@@ -3,9 +3,9 @@
 // pseudo-random values, so that loading, memory planning and per-step speed can be measured at real size on a
 // machine that has not downloaded the 30+ GB of real weights (bench/run_real_shape_bench.sh drives it).
 //
-// Names and shapes are not written down here: the models of core/ are constructed with a recording WeightSource
-// that notes every (name, shape) the constructors ask for and hands back a zero-memory placeholder. The files
-// therefore always match our loaders, including after a model change.
+// Names and shapes are not written down here (bench/real_shapes.cpp): the models of core/ are constructed with a
+// recording WeightSource that notes every (name, shape) the constructors ask for and hands back a zero-memory
+// placeholder. The files therefore always match our loaders, including after a model change.
 //
 //   make_real_checkpoint --what flux-schnell,t5xxl --dtype fp8 --out /tmp/dype-realshape
 //   make_real_checkpoint --what all --dtype bf16 --scale-shapes 1/16 --out /tmp/dype-small   (small, same code path)
@@ -16,10 +16,7 @@
 // Each value costs 16 random bits and one lookup in a per-tensor table of 65,536 pre-encoded normal quantiles,
 // and the file is streamed in 16 MiB chunks through a writer thread: the generator's memory stays ~100-200 MB
 // whatever the file size, and its speed is the disk's.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,33 +24,31 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <iostream>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/checkpoint_stream.h"
+#include "bench/real_shapes.h"
 #include "core/common/error.h"
+#include "core/common/format.h"
 #include "core/common/strings.h"
-#include "core/flux/config.h"
-#include "core/flux/model.h"
+#include "core/common/system_memory.h"
 #include "core/io/dtype.h"
 #include "core/io/safetensors.h"
-#include "core/io/weights.h"
 #include "core/pipeline/demo_resources.h"
 #include "core/text/clip_text_model.h"
 #include "core/text/clip_tokenizer.h"
 #include "core/text/t5_encoder.h"
 #include "core/text/t5_tokenizer.h"
-#include "core/vae/autoencoder.h"
 
 namespace fs = std::filesystem;
 using dype::io::DType;
+using namespace dype::bench;  // checkpoint_stream.h (values, chunk writer), real_shapes.h (names and shapes)
 
 namespace {
 
@@ -179,234 +174,6 @@ Options parse_args(int argc, char** argv) {
   }
   if (o.what.empty()) usage_error("--what names no component");
   return o;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Model configurations, real or scaled by --scale-shapes
-
-// round(full * f) to a multiple of `multiple`, at least `min`.
-std::int64_t scaled(std::int64_t full, double f, std::int64_t multiple, std::int64_t min) {
-  const auto v = static_cast<std::int64_t>(std::llround(static_cast<double>(full) * f / static_cast<double>(multiple)));
-  return std::max(min, v * multiple);
-}
-
-dype::text::T5EncoderConfig t5_config(double f) {
-  auto c = dype::text::T5EncoderConfig::t5_xxl();  // vocab 32128, d_model 4096, 64 heads × 64, d_ff 10240, 24 layers
-  if (f == 1) return c;
-  c.d_model = scaled(c.d_model, f, 64, 64);
-  c.num_heads = scaled(c.num_heads, f, 1, 1);  // d_kv stays 64 (the loader infers it from q's rows / heads)
-  c.d_ff = scaled(c.d_ff, f, 64, 64);
-  c.num_layers = scaled(c.num_layers, f, 1, 1);
-  return c;
-}
-
-dype::text::ClipTextConfig clip_config(double f) {
-  auto c = dype::text::ClipTextConfig::clip_l();  // vocab 49408, hidden 768, 12 layers × 12 heads, mlp 3072, 77 pos
-  if (f == 1) return c;
-  c.hidden_size = scaled(c.hidden_size, f, 64, 64);
-  c.num_heads = c.hidden_size / 64;  // heads change no shape; only the loader's inference needs to agree
-  c.intermediate_size = 4 * c.hidden_size;
-  c.num_layers = scaled(c.num_layers, f, 1, 1);
-  return c;
-}
-
-dype::flux::FluxConfig flux_config(bool dev, double f) {
-  auto c = dev ? dype::flux::FluxConfig::dev() : dype::flux::FluxConfig::schnell();
-  if (f == 1) return c;
-  c.num_heads = scaled(c.num_heads, f, 1, 1);
-  c.hidden_size = 128 * c.num_heads;  // head dim 128 keeps FLUX's RoPE axes (16, 56, 56)
-  c.depth = scaled(c.depth, f, 1, 1);
-  c.depth_single_blocks = scaled(c.depth_single_blocks, f, 1, 1);
-  c.context_in_dim = t5_config(f).d_model;    // txt_in reads T5's hidden states
-  c.vec_in_dim = clip_config(f).hidden_size;  // vector_in reads CLIP's pooled output
-  return c;
-}
-
-dype::vae::AutoEncoderConfig vae_config(double f) {
-  dype::vae::AutoEncoderConfig c;  // the real FLUX AE: ch 128, ch_mult 1,2,4,4, 2 res blocks, z 16
-  if (f == 1) return c;
-  c.ch = static_cast<int>(scaled(c.ch, f, 32, 32));  // GroupNorm(32) needs multiples of 32
-  c.num_res_blocks = static_cast<int>(scaled(c.num_res_blocks, f, 1, 1));
-  return c;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Recording the parameters a model asks for
-
-struct Recorded {
-  std::string name;
-  std::vector<std::int64_t> shape;
-};
-
-// A WeightSource that only notes (name, shape). The placeholder it returns has the right sizes but all-zero
-// strides over a one-element storage: constructing a real-size model costs no memory. take_stored() keeps the
-// base class's default, which calls take(): every parameter passes through here whichever way a module asks.
-class RecordingWeights : public dype::io::WeightSource {
- public:
-  RecordingWeights() : WeightSource(at::kFloat, at::kCPU) {}
-  at::Tensor take(const std::string& name, at::IntArrayRef shape) override {
-    list_.push_back({name, shape.vec()});
-    return at::empty_strided(shape, std::vector<std::int64_t>(shape.size(), 0), at::kFloat);
-  }
-  void finish() override {}
-  const std::vector<Recorded>& list() const { return list_; }
-
- private:
-  std::vector<Recorded> list_;
-};
-
-std::int64_t numel(const std::vector<std::int64_t>& shape) {
-  std::int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
-
-std::vector<Recorded> record(const std::string& what, double f, std::string* describe) {
-  RecordingWeights ws;
-  std::ostringstream d;
-  if (what == "flux-dev" || what == "flux-schnell") {
-    const auto c = flux_config(what == "flux-dev", f);
-    dype::flux::Flux model(c, ws);
-    d << c.describe();
-    std::int64_t n = 0;
-    for (const auto& r : ws.list()) n += numel(r.shape);
-    if (n != c.parameter_count())  // two independent countings of the same architecture must agree
-      throw dype::Error("internal: recorded " + std::to_string(n) + " parameters, FluxConfig::parameter_count() says " +
-                        std::to_string(c.parameter_count()));
-  } else if (what == "t5xxl") {
-    const auto c = t5_config(f);
-    dype::text::T5Encoder model(c, ws);
-    d << "d_model " << c.d_model << ", " << c.num_heads << " heads × " << c.d_kv << ", d_ff " << c.d_ff << ", "
-      << c.num_layers << " layers, vocab " << c.vocab_size;
-  } else if (what == "clip-l") {
-    const auto c = clip_config(f);
-    dype::text::ClipTextModel model(c, ws);
-    d << "hidden " << c.hidden_size << ", " << c.num_layers << " layers, mlp " << c.intermediate_size << ", vocab "
-      << c.vocab_size << ", " << c.max_positions << " positions";
-  } else {
-    const auto c = vae_config(f);
-    dype::vae::AutoEncoder model(ws, c);
-    d << c.to_string();
-  }
-  *describe = d.str();
-  return ws.list();
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Values: random streams and pre-encoded normal quantiles
-
-// splitmix64 seeds xoshiro256** (Blackman & Vigna), a fast generator whose every output bit is good: one 64-bit
-// draw gives four 16-bit table indices.
-struct Xoshiro256 {
-  std::uint64_t s[4];
-  explicit Xoshiro256(std::uint64_t seed) {
-    for (auto& x : s) {
-      seed += 0x9E3779B97F4A7C15ull;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      x = z ^ (z >> 31);
-    }
-  }
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t next() {
-    const std::uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return r;
-  }
-};
-
-// A tensor's stream of 16-bit indices, the same whatever chunks it is consumed in.
-struct IndexStream {
-  Xoshiro256 rng;
-  std::uint64_t bits = 0;
-  int left = 0;
-  explicit IndexStream(std::uint64_t seed) : rng(seed) {}
-  std::uint32_t one() {
-    if (left == 0) {
-      bits = rng.next();
-      left = 4;
-    }
-    const auto v = static_cast<std::uint32_t>(bits & 0xFFFF);
-    bits >>= 16;
-    --left;
-    return v;
-  }
-};
-
-// FNV-1a of the name: each tensor's values depend on its name and the seed only (as io::RandomWeights does).
-std::uint64_t hash_name(const std::string& s, std::uint64_t seed) {
-  std::uint64_t h = 1469598103934665603ull ^ seed;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-// Inverse of the standard normal CDF (P. J. Acklam's rational approximation, relative error < 1.2e-9).
-double normal_quantile(double p) {
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
-                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
-  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                             6.680131188771972e+01, -1.328068155288572e+01};
-  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
-  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-                             3.754408661907416e+00};
-  const double lo = 0.02425;
-  if (p < lo) {
-    const double q = std::sqrt(-2 * std::log(p));
-    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  }
-  if (p > 1 - lo) return -normal_quantile(1 - p);
-  const double q = p - 0.5, r = q * q;
-  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
-// z_i = Phi^-1((i + 0.5) / 65536): a uniform 16-bit index picks a standard normal value.
-const std::vector<double>& quantiles() {
-  static const std::vector<double> z = [] {
-    std::vector<double> v(65536);
-    for (int i = 0; i < 65536; ++i) v[i] = normal_quantile((i + 0.5) / 65536.0);
-    return v;
-  }();
-  return z;
-}
-double max_quantile() { return quantiles().back(); }  // ≈ 4.33
-
-// float -> bf16 bits, round to nearest even (finite inputs only).
-std::uint16_t to_bf16(float x) {
-  std::uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u += 0x7FFF + ((u >> 16) & 1);
-  return static_cast<std::uint16_t>(u >> 16);
-}
-
-// float -> e4m3fn byte, round to nearest even, saturating at ±448 (e4m3fn has no infinity and 0x7F/0xFF are NaN:
-// never emitted). The code values come from our own decoder, so writer and reader agree by construction.
-std::uint8_t to_e4m3(float x) {
-  static const std::vector<float> pos = [] {  // value of codes 0x00..0x7E, increasing
-    std::vector<float> v(0x7F);
-    for (int c = 0; c < 0x7F; ++c) v[c] = dype::io::float8_e4m3_to_float(static_cast<std::uint8_t>(c));
-    return v;
-  }();
-  const std::uint8_t sign = std::signbit(x) ? 0x80 : 0;
-  const float a = std::fabs(x);
-  std::uint8_t code;
-  if (a >= pos.back()) {
-    code = 0x7E;
-  } else {
-    // largest code with value <= a, then the nearer of it and the next one (tie: even code = even mantissa)
-    const auto c = static_cast<int>(std::upper_bound(pos.begin(), pos.end(), a) - pos.begin()) - 1;
-    const float lo = a - pos[c], hi = pos[c + 1] - a;
-    code = static_cast<std::uint8_t>(lo < hi || (lo == hi && c % 2 == 0) ? c : c + 1);
-  }
-  return static_cast<std::uint8_t>(sign | code);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -547,108 +314,8 @@ FilePlan plan_file(const std::string& what, Kind kind, const Options& o) {
   return p;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Streaming writer
-
 std::atomic<bool> g_interrupted{false};
 void on_signal(int) { g_interrupted.store(true); }
-
-// Double-buffered: the caller fills one 16 MiB buffer while a second thread writes the other.
-class ChunkWriter {
- public:
-  static constexpr std::size_t kChunk = 16u << 20;
-  ChunkWriter(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw dype::IoError("cannot create '" + path + "': " + std::strerror(errno));
-    for (auto& b : buf_) b.reset(new std::uint8_t[kChunk]);
-  }
-  ~ChunkWriter() {
-    if (pending_.valid()) pending_.wait();
-    if (fd_ >= 0) ::close(fd_);
-  }
-  // Room in the current buffer (never 0), and where it starts.
-  std::uint8_t* cur() { return buf_[which_].get() + pos_; }
-  std::size_t room() const { return kChunk - pos_; }
-  void advance(std::size_t n) {
-    pos_ += n;
-    if (pos_ == kChunk) flush();
-  }
-  void put(const void* data, std::size_t n) {
-    auto* p = static_cast<const std::uint8_t*>(data);
-    while (n > 0) {
-      const std::size_t k = std::min(n, room());
-      std::memcpy(cur(), p, k);
-      p += k;
-      n -= k;
-      advance(k);
-    }
-  }
-  void finish() {
-    flush();
-    if (pending_.valid()) pending_.get();
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) throw dype::IoError("cannot finish writing '" + path_ + "': " + std::strerror(errno));
-  }
-
- private:
-  void flush() {
-    if (pending_.valid()) pending_.get();  // rethrows a write error (disk full) from the writer thread
-    if (g_interrupted.load()) throw dype::Error("interrupted");
-    const std::uint8_t* data = buf_[which_].get();
-    const std::size_t n = pos_;
-    pending_ = std::async(std::launch::async, [this, data, n] {
-      std::size_t done = 0;
-      while (done < n) {
-        const ssize_t w = ::write(fd_, data + done, n - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) throw dype::IoError("cannot write '" + path_ + "': " + std::strerror(w < 0 ? errno : ENOSPC));
-        done += static_cast<std::size_t>(w);
-      }
-    });
-    which_ ^= 1;
-    pos_ = 0;
-  }
-  std::string path_;
-  int fd_ = -1;
-  std::unique_ptr<std::uint8_t[]> buf_[2];
-  int which_ = 0;
-  std::size_t pos_ = 0;
-  std::future<void> pending_;
-};
-
-// Streams n values of type T drawn through `table` (65,536 pre-encoded values). The buffer position is always a
-// multiple of sizeof(T) (file order: widest first; chunk size a multiple of 8).
-template <class T>
-void stream_values(ChunkWriter& w, std::int64_t n, const std::vector<T>& table, IndexStream& s) {
-  const T* tab = table.data();
-  while (n > 0) {
-    auto* out = reinterpret_cast<T*>(w.cur());
-    const std::int64_t k = std::min<std::int64_t>(n, static_cast<std::int64_t>(w.room() / sizeof(T)));
-    std::int64_t i = 0;
-    while (i < k && s.left > 0) out[i++] = tab[s.one()];
-    for (; i + 4 <= k; i += 4) {
-      const std::uint64_t r = s.rng.next();
-      out[i] = tab[r & 0xFFFF];
-      out[i + 1] = tab[(r >> 16) & 0xFFFF];
-      out[i + 2] = tab[(r >> 32) & 0xFFFF];
-      out[i + 3] = tab[r >> 48];
-    }
-    while (i < k) out[i++] = tab[s.one()];
-    w.advance(static_cast<std::size_t>(k) * sizeof(T));
-    n -= k;
-  }
-}
-
-template <class T>
-void stream_constant(ChunkWriter& w, std::int64_t n, T v) {
-  std::vector<T> block(4096, v);
-  while (n > 0) {
-    const std::int64_t k = std::min<std::int64_t>(n, 4096);
-    w.put(block.data(), static_cast<std::size_t>(k) * sizeof(T));
-    n -= k;
-  }
-}
 
 void write_entry(ChunkWriter& w, const Entry& e, std::uint64_t seed) {
   const std::int64_t n = numel(e.shape);
@@ -678,12 +345,6 @@ void write_entry(ChunkWriter& w, const Entry& e, std::uint64_t seed) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-
-std::string gib(std::uint64_t b) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(b) / (1u << 30));
-  return buf;
-}
 
 std::string grouped(std::uint64_t v) {
   std::string s = std::to_string(v);
@@ -716,7 +377,7 @@ void write_file(const FilePlan& p, std::uint64_t seed) {
   const std::string part = p.path + ".part";
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    ChunkWriter w(part);
+    ChunkWriter w(part, &g_interrupted);
     w.put(p.header.data(), p.header.size());
     for (const auto& e : p.entries) write_entry(w, e, seed);
     w.finish();
@@ -737,7 +398,7 @@ void write_file(const FilePlan& p, std::uint64_t seed) {
                       " and " + std::to_string(p.file_bytes()));
   std::printf("wrote %s: %zu tensors, %s parameters, %s bytes (%s) in %.1f s (%.0f MB/s)\n", p.path.c_str(),
               p.entries.size(), grouped(static_cast<std::uint64_t>(p.parameters)).c_str(),
-              grouped(p.file_bytes()).c_str(), gib(p.file_bytes()).c_str(), s,
+              grouped(p.file_bytes()).c_str(), dype::format_bytes(p.file_bytes()).c_str(), s,
               static_cast<double>(p.file_bytes()) / 1e6 / std::max(s, 1e-9));
   std::fflush(stdout);
 }
@@ -792,9 +453,10 @@ int run(const Options& o) {
     if (!skip[i]) to_write += p.file_bytes();
     std::printf("%s %s: %s; %zu tensors, %s parameters, %s bytes (%s)%s\n", o.dry_run ? "plan" : "file", p.path.c_str(),
                 p.describe.c_str(), p.entries.size(), grouped(static_cast<std::uint64_t>(p.parameters)).c_str(),
-                grouped(p.file_bytes()).c_str(), gib(p.file_bytes()).c_str(), skip[i] ? " [exists: kept]" : "");
+                grouped(p.file_bytes()).c_str(), dype::format_bytes(p.file_bytes()).c_str(),
+                skip[i] ? " [exists: kept]" : "");
   }
-  std::printf("to write: %s bytes (%s)\n", grouped(to_write).c_str(), gib(to_write).c_str());
+  std::printf("to write: %s bytes (%s)\n", grouped(to_write).c_str(), dype::format_bytes(to_write).c_str());
   std::printf("bytes_to_write=%llu\n", static_cast<unsigned long long>(to_write));  // for scripts
   std::fflush(stdout);
   if (o.tokenizers && o.dry_run) write_tokenizers(o.out, true);
@@ -805,7 +467,8 @@ int run(const Options& o) {
   const auto space = fs::space(o.out, ec);
   const std::uint64_t margin = 256ull << 20;
   if (!ec && space.available < to_write + margin)
-    throw dype::IoError("not enough space in '" + o.out + "': " + gib(to_write) + " to write, " + gib(space.available) +
+    throw dype::IoError("not enough space in '" + o.out + "': " + dype::format_bytes(to_write) + " to write, " +
+                        dype::format_bytes(space.available) +
                         " available (keep 256 MiB spare); free space or choose --out");
 
   struct sigaction sa {};
@@ -817,10 +480,9 @@ int run(const Options& o) {
   for (std::size_t i = 0; i < plans.size(); ++i)
     if (!skip[i]) write_file(plans[i], o.seed);
   if (o.tokenizers) write_tokenizers(o.out, false);
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  std::printf("done in %.1f s, peak RSS %.0f MiB\n",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), ru.ru_maxrss / 1024.0);
+  std::printf("done in %.1f s, peak RSS %s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+              dype::format_bytes(dype::peak_rss_bytes()).c_str());
   return 0;
 }
 

@@ -3,10 +3,8 @@
 // `--name value` options, device/dtype names, wall-clock timing with device synchronisation, peak memory.
 // Benchmarks print figures; they never assert times.
 #include <ATen/ATen.h>
-#include <torch/cuda.h>
-
-#include <sys/resource.h>
 #include <time.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +18,7 @@
 #include <vector>
 
 #include "core/common/error.h"
+#include "core/common/system_memory.h"
 #include "core/cuda/device_memory.h"
 
 namespace dype::bench {
@@ -131,11 +130,7 @@ inline double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-inline double peak_rss_gib() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0);  // KiB on Linux
-}
+inline double peak_rss_gib() { return static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0 * 1024.0); }
 
 // Peak device memory of LibTorch's allocator (GiB), or -1 where not available (CPU, or no CUDA LibTorch).
 inline double peak_device_gib(const at::Device& d) {

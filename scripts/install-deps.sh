@@ -11,7 +11,7 @@ pkgs=(build-essential cmake ninja-build pkg-config ccache
       nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev
       qt6-base-dev qt6-svg-dev libgl-dev)  # Qt Core/Test also drive the unit tests
 if [ "$want_gui" = 1 ]; then pkgs+=(libqcustomplot-dev xvfb xauth); fi
-if [ "$want_tests" = 1 ]; then pkgs+=(libqcustomplot-dev xvfb xauth python3-numpy python3-pil python3-torch clang libclang-rt-14-dev); fi
+if [ "$want_tests" = 1 ]; then pkgs+=(libqcustomplot-dev xvfb xauth python3-numpy python3-pil python3-torch clang clang-format libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

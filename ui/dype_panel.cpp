@@ -24,17 +24,17 @@ constexpr double kLambdaMax = 10.0;
 constexpr int kSliderScale = 100;  // slider ticks per unit of λ
 
 QString lambdaSTip() {
-  return QObject::tr("DyPE strength λs: κ(t) = λs·t^λt sets how strongly the method extrapolates at the start of "
-                     "sampling (paper: 2).");
+  return QObject::tr(
+      "DyPE strength λs: κ(t) = λs·t^λt sets how strongly the method extrapolates at the start of "
+      "sampling (paper: 2).");
 }
 QString lambdaTTip() {
-  return QObject::tr("DyPE exponent λt: how fast the extrapolation decays toward plain RoPE as the noise level t "
-                     "falls (paper: 2; higher = sharper detail, lower = more structure).");
+  return QObject::tr(
+      "DyPE exponent λt: how fast the extrapolation decays toward plain RoPE as the noise level t "
+      "falls (paper: 2; higher = sharper detail, lower = more structure).");
 }
 
-QString paperFormNote() {
-  return QObject::tr("The paper's κ = t^λt fixes λs = 1.");
-}
+QString paperFormNote() { return QObject::tr("The paper's κ = t^λt fixes λs = 1."); }
 
 }  // namespace
 
@@ -68,8 +68,7 @@ DypePreset parseDypePreset(const QString& name) {
 void applyDypePreset(DypePreset preset, int width, int height, dype::GenerationRequest& r) {
   auto& d = r.dype;
   switch (preset) {
-    case DypePreset::Custom:
-      return;
+    case DypePreset::Custom: return;
     case DypePreset::Paper:
       d.method = DypeMethod::YaRN;
       d.dynamic = true;
@@ -136,14 +135,17 @@ DypePanel::DypePanel(QWidget* parent)
   m_preset->addItem(tr("Auto (from the output size)"), int(DypePreset::Auto));
   m_preset->addItem(tr("Paper (λs = 2, λt = 2)"), int(DypePreset::Paper));
   m_preset->addItem(tr("ComfyUI defaults"), int(DypePreset::ComfyUI));
-  m_preset->setItemData(1, tr("InvokeAI's rule: s = max(W, H) / base; DyPE off up to 1.5·base, else DY-NTK with "
-                              "λs = min(2·s, 8), λt = 2, one scale for both axes. Follows the output size."),
+  m_preset->setItemData(1,
+                        tr("InvokeAI's rule: s = max(W, H) / base; DyPE off up to 1.5·base, else DY-NTK with "
+                           "λs = min(2·s, 8), λt = 2, one scale for both axes. Follows the output size."),
                         Qt::ToolTipRole);
-  m_preset->setItemData(2, tr("DyPE paper v2: DY-YaRN (paper form), λs = λt = 2, base 1024 px, μ clamped at "
-                              "1.15."),
+  m_preset->setItemData(2,
+                        tr("DyPE paper v2: DY-YaRN (paper form), λs = λt = 2, base 1024 px, μ clamped at "
+                           "1.15."),
                         Qt::ToolTipRole);
-  m_preset->setItemData(3, tr("ComfyUI-DyPE v2.3 node defaults: Vision-YaRN, λs = λt = 2, base 1024 px, μ = max "
-                              "shift above the base size."),
+  m_preset->setItemData(3,
+                        tr("ComfyUI-DyPE v2.3 node defaults: Vision-YaRN, λs = λt = 2, base 1024 px, μ = max "
+                           "shift above the base size."),
                         Qt::ToolTipRole);
   m_preset->setToolTip(tr("Published DyPE settings. Changing a value they set makes the choice “Custom”."));
   m_method->setObjectName(QStringLiteral("methodCombo"));
@@ -173,9 +175,10 @@ DypePanel::DypePanel(QWidget* parent)
   m_shift->addItem(tr("FLUX line, extrapolated"), int(ShiftPolicy::Flux));
   m_shift->addItem(tr("None"), int(ShiftPolicy::None));
   m_shift->addItem(tr("Fixed μ"), int(ShiftPolicy::Fixed));
-  m_shift->setToolTip(tr("FLUX shifts its noise schedule with the image token count. The extrapolated line gives "
-                         "μ = 11.55 at 4096² (almost every step at full noise); the official DyPE code clamps "
-                         "it at 1.15."));
+  m_shift->setToolTip(
+      tr("FLUX shifts its noise schedule with the image token count. The extrapolated line gives "
+         "μ = 11.55 at 4096² (almost every step at full noise); the official DyPE code clamps "
+         "it at 1.15."));
   for (QDoubleSpinBox* spin : {m_fixedMu, m_baseShift, m_maxShift}) {
     spin->setDecimals(3);
     spin->setSingleStep(0.05);
@@ -204,8 +207,9 @@ DypePanel::DypePanel(QWidget* parent)
   m_muLabel->setObjectName(QStringLiteral("muLabel"));
   m_muLabel->setWordWrap(true);
   m_reset->setObjectName(QStringLiteral("resetDypeButton"));
-  m_reset->setToolTip(tr("The “Paper” preset: YaRN with DyPE, paper form, λs = λt = 2, base 1024 px, automatic "
-                         "time shift (DyPE paper v2, App. C)."));
+  m_reset->setToolTip(
+      tr("The “Paper” preset: YaRN with DyPE, paper form, λs = λt = 2, base 1024 px, automatic "
+         "time shift (DyPE paper v2, App. C)."));
 
   // QFormLayout gives a row's label a buddy only when the field is a widget; for a layout the mnemonic would
   // show as a literal '&'.
@@ -379,9 +383,8 @@ bool DypePanel::matchesPreset(DypePreset p) const {
   // λ as the spin box holds it (two decimals): λs = 2·2.6667 shows as 5.33.
   const auto same = [](double x, double y) { return std::abs(x - y) < 0.006; };
   return a.method == b.method && a.dynamic == b.dynamic && a.yarn_form == b.yarn_form && a.isotropic == b.isotropic &&
-         a.base_resolution == b.base_resolution &&
-         same(a.lambda_s, b.lambda_s) && same(a.lambda_t, b.lambda_t) && now.shift == want.shift &&
-         same(now.base_shift, want.base_shift) && same(now.max_shift, want.max_shift);
+         a.base_resolution == b.base_resolution && same(a.lambda_s, b.lambda_s) && same(a.lambda_t, b.lambda_t) &&
+         now.shift == want.shift && same(now.base_shift, want.base_shift) && same(now.max_shift, want.max_shift);
 }
 
 void DypePanel::setOutputSize(int width, int height) {
@@ -436,11 +439,10 @@ void DypePanel::updateEnabled() {
   const QString noneWhy = tr("Method “none” uses plain RoPE: there is nothing to scale or schedule.");
 
   m_dynamic->setEnabled(!none);
-  m_dynamic->setToolTip(none ? noneWhy
-                        : vision
-                            ? tr("Vision-YaRN is a DyPE method; with DyPE off it falls back to static YaRN.")
-                            : tr("On: the extrapolation follows κ(t) = λs·t^λt over the sampling schedule (DyPE). "
-                                 "Off: the static method at every step."));
+  m_dynamic->setToolTip(none     ? noneWhy
+                        : vision ? tr("Vision-YaRN is a DyPE method; with DyPE off it falls back to static YaRN.")
+                                 : tr("On: the extrapolation follows κ(t) = λs·t^λt over the sampling schedule (DyPE). "
+                                      "Off: the static method at every step."));
 
   const bool formUsed = yarn && dynamic;
   m_yarnForm->setEnabled(formUsed);
@@ -479,13 +481,13 @@ void DypePanel::updateEnabled() {
                                          "than base/16 tokens are extrapolated."));
   const bool isoUsed = !none && !(vision && dynamic);
   m_isotropic->setEnabled(isoUsed);
-  m_isotropic->setToolTip(none ? noneWhy
+  m_isotropic->setToolTip(none       ? noneWhy
                           : !isoUsed ? tr("Vision-YaRN combines a global and a per-axis scale by design.")
                                      : tr("Use the larger axis' scale for both axes instead of one per axis."));
 
   const auto policy = ShiftPolicy(m_shift->currentData().toInt());
-  const ShiftPolicy effective = policy == ShiftPolicy::Auto ? (m_schnell ? ShiftPolicy::None : ShiftPolicy::Clamp)
-                                                            : policy;
+  const ShiftPolicy effective =
+      policy == ShiftPolicy::Auto ? (m_schnell ? ShiftPolicy::None : ShiftPolicy::Clamp) : policy;
   m_fixedMu->setEnabled(policy == ShiftPolicy::Fixed);
   m_fixedMu->setToolTip(policy == ShiftPolicy::Fixed ? tr("The time shift μ used at every resolution.")
                                                      : tr("Only used by the “Fixed μ” policy."));

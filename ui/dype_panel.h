@@ -19,8 +19,8 @@ namespace dype::ui {
 
 // Published DyPE settings by resolution (DYPE.md §2.13 and §4). Custom = whatever the controls hold.
 enum class DypePreset { Custom, Auto, Paper, ComfyUI };
-const char* dypePresetName(DypePreset preset);            // "custom", "auto", "paper", "comfyui" (settings)
-DypePreset parseDypePreset(const QString& name);           // Custom for an unknown name
+const char* dypePresetName(DypePreset preset);    // "custom", "auto", "paper", "comfyui" (settings)
+DypePreset parseDypePreset(const QString& name);  // Custom for an unknown name
 // The preset's DyPE values and time shift for an output of width×height. Paper and ComfyUI set the base
 // resolution (1024 px); Auto keeps the one in `request` and measures s against it. Custom changes nothing.
 void applyDypePreset(DypePreset preset, int width, int height, dype::GenerationRequest& request);

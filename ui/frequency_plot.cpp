@@ -376,9 +376,9 @@ bool FrequencyPlot::exportTo(const QString& path, QString* error) {
 
 void FrequencyPlot::exportDialog() {
   QString filter;
-  const QString path = QFileDialog::getSaveFileName(
-      this, tr("Export frequency plot"), QStringLiteral("dype-frequencies.png"),
-      tr("PNG image (*.png);;SVG drawing (*.svg);;CSV numbers (*.csv)"), &filter);
+  const QString path =
+      QFileDialog::getSaveFileName(this, tr("Export frequency plot"), QStringLiteral("dype-frequencies.png"),
+                                   tr("PNG image (*.png);;SVG drawing (*.svg);;CSV numbers (*.csv)"), &filter);
   if (path.isEmpty()) return;
   QString target = path;
   if (QFileInfo(target).suffix().isEmpty()) {

@@ -29,9 +29,9 @@ struct FrequencyPlotInput {
 
 struct FrequencyCurve {
   int pair = 0;
-  bool comparison = false;     // false: current settings; true: the static comparison method
-  double baseOmega = 1.0;      // plain RoPE frequency of the pair
-  std::vector<double> omega;   // one per sigma
+  bool comparison = false;    // false: current settings; true: the static comparison method
+  double baseOmega = 1.0;     // plain RoPE frequency of the pair
+  std::vector<double> omega;  // one per sigma
 };
 
 struct FrequencySeries {

@@ -69,12 +69,11 @@ QString firstLine(const char* text) {
 
 QString describeFailure(const std::exception& error, bool whileLoading) {
   const QString what = QString::fromUtf8(error.what());
-  const QString modelAdvice = QStringLiteral(
-      "\n\nChoose a diffusers folder or the single files in the Model panel, or select the demo model.");
+  const QString modelAdvice =
+      QStringLiteral("\n\nChoose a diffusers folder or the single files in the Model panel, or select the demo model.");
   if (dynamic_cast<const dype::ResourceError*>(&error))
     return QStringLiteral("Not enough memory: %1\n\nChoose a smaller size, another device or precision.").arg(what);
-  if (dynamic_cast<const dype::InvalidArgument*>(&error))
-    return QStringLiteral("Invalid setting: %1").arg(what);
+  if (dynamic_cast<const dype::InvalidArgument*>(&error)) return QStringLiteral("Invalid setting: %1").arg(what);
   if (dynamic_cast<const dype::IoError*>(&error))
     return whileLoading ? QStringLiteral("Could not read the model: %1").arg(what) + modelAdvice
                         : QStringLiteral("File error: %1").arg(what);
@@ -89,8 +88,7 @@ QString describeFailure(const std::exception& error, bool whileLoading) {
   if (const auto* c10 = dynamic_cast<const c10::Error*>(&error)) {
     const QString msg = firstLine(c10->what_without_backtrace());
     if (msg.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
-      return QStringLiteral("The device ran out of memory: %1\n\nChoose a smaller size or another precision.")
-          .arg(msg);
+      return QStringLiteral("The device ran out of memory: %1\n\nChoose a smaller size or another precision.").arg(msg);
     return QStringLiteral("LibTorch error: %1").arg(msg);
   }
   return QStringLiteral("Unexpected error: %1").arg(firstLine(error.what()));
@@ -187,11 +185,7 @@ void GenerationWorker::generate(const GenerationJob& job) {
 
 void GenerationWorker::estimate(const GenerationJob& job) {
   QString message;
-  const Outcome outcome = guarded(
-      [&] {
-        Q_EMIT estimated(estimateFor(job));
-      },
-      &message);
+  const Outcome outcome = guarded([&] { Q_EMIT estimated(estimateFor(job)); }, &message);
   if (outcome == Outcome::Failed) Q_EMIT estimateFailed(message);
 }
 

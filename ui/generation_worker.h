@@ -43,8 +43,8 @@ inline constexpr int kThumbnailSize = 96;
 
 struct GenerationOutput {
   std::shared_ptr<const dype::GenerationResult> result;
-  QImage image;      // the result as Format_RGB32, ready to paint
-  QImage thumbnail;  // for the history strip (scaling 16 MP is not a job for the GUI thread)
+  QImage image;                 // the result as Format_RGB32, ready to paint
+  QImage thumbnail;             // for the history strip (scaling 16 MP is not a job for the GUI thread)
   std::vector<QImage> pyramid;  // half-size levels of `image` for the zoomed-out view
   double seconds = 0;
 };

@@ -9,8 +9,7 @@ namespace {
 constexpr int kThumb = 96;
 }
 
-HistoryStrip::HistoryStrip(QWidget* parent)
-    : QWidget(parent), m_list(new QListWidget(this)), m_hint(new QLabel(this)) {
+HistoryStrip::HistoryStrip(QWidget* parent) : QWidget(parent), m_list(new QListWidget(this)), m_hint(new QLabel(this)) {
   m_list->setObjectName(QStringLiteral("historyList"));
   m_list->setViewMode(QListView::IconMode);
   m_list->setFlow(QListView::LeftToRight);
@@ -30,7 +29,7 @@ HistoryStrip::HistoryStrip(QWidget* parent)
   m_hint->setAlignment(Qt::AlignCenter);
   m_hint->setFrameShape(QFrame::StyledPanel);
   m_hint->setFixedHeight(kThumb + 28);  // = the list's
-  m_hint->setEnabled(false);  // drawn in the palette's disabled (grey) text colour: a hint, not content
+  m_hint->setEnabled(false);            // drawn in the palette's disabled (grey) text colour: a hint, not content
   m_list->hide();
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
@@ -57,16 +56,16 @@ void HistoryStrip::add(const QImage& image, const QImage& thumbnail,
                        std::shared_ptr<const dype::GenerationResult> result, double seconds) {
   HistoryEntry e;
   e.request = result->request;
-  e.thumbnail = thumbnail.isNull() ? image.scaled(kThumb, kThumb, Qt::KeepAspectRatio, Qt::SmoothTransformation)
-                                   : thumbnail;
+  e.thumbnail =
+      thumbnail.isNull() ? image.scaled(kThumb, kThumb, Qt::KeepAspectRatio, Qt::SmoothTransformation) : thumbnail;
   e.image = image;
   e.result = std::move(result);
   e.seconds = seconds;
   e.summary = summarize(e.request);
 
   auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(e.thumbnail)), QStringLiteral("#%1").arg(count() + 1));
-  item->setToolTip(QStringLiteral("%1\n%2\n%3 s").arg(QString::fromStdString(e.request.prompt).left(200),
-                                                       e.summary)
+  item->setToolTip(QStringLiteral("%1\n%2\n%3 s")
+                       .arg(QString::fromStdString(e.request.prompt).left(200), e.summary)
                        .arg(seconds, 0, 'f', 1));
   m_list->insertItem(0, item);
   m_hint->hide();

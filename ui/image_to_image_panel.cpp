@@ -58,8 +58,9 @@ ImageToImagePanel::ImageToImagePanel(QWidget* parent)
     s->setValue(0.6);
   }
   m_strength->setObjectName(QStringLiteral("strengthSpin"));
-  m_strength->setToolTip(tr("Share of the schedule re-run from the picture: small keeps it, 1 ignores it "
-                            "(= text-to-image). With N steps, about N × strength steps run."));
+  m_strength->setToolTip(
+      tr("Share of the schedule re-run from the picture: small keeps it, 1 ignores it "
+         "(= text-to-image). With N steps, about N × strength steps run."));
   m_fit->setObjectName(QStringLiteral("initFitCombo"));
   m_fit->addItem(tr("crop (keep aspect)"), QStringLiteral("crop"));
   m_fit->addItem(tr("stretch"), QStringLiteral("stretch"));
@@ -70,8 +71,9 @@ ImageToImagePanel::ImageToImagePanel(QWidget* parent)
   m_refine->setObjectName(QStringLiteral("refineGroup"));
   m_refine->setCheckable(true);
   m_refine->setChecked(false);
-  m_refine->setToolTip(tr("Generate at a base size first, upscale the picture and re-denoise it at the output "
-                          "size from a partial noise level — the usual way to clean up 4K images."));
+  m_refine->setToolTip(
+      tr("Generate at a base size first, upscale the picture and re-denoise it at the output "
+         "size from a partial noise level — the usual way to clean up 4K images."));
   m_autoBase->setObjectName(QStringLiteral("refineAutoBase"));
   m_autoBase->setChecked(true);
   m_autoBase->setToolTip(tr("The DyPE base resolution's area with the output's aspect."));
@@ -219,10 +221,10 @@ void ImageToImagePanel::updateTexts() {
     const std::vector<dype::PassPlan> passes = dype::plan_passes(r);
     if (has) {
       const dype::PassPlan& first = passes.front();
-      const dype::image::FitPlan fit =
-          dype::image::plan_fit(m_imageSize.width(), m_imageSize.height(), first.width, first.height,
-                                dype::image::parse_fit_mode(r.init_fit));
-      m_fitInfo->setText(tr("%1; %2 of %3 steps run").arg(fromStd(fit.describe())).arg(first.steps_run()).arg(first.steps));
+      const dype::image::FitPlan fit = dype::image::plan_fit(m_imageSize.width(), m_imageSize.height(), first.width,
+                                                             first.height, dype::image::parse_fit_mode(r.init_fit));
+      m_fitInfo->setText(
+          tr("%1; %2 of %3 steps run").arg(fromStd(fit.describe())).arg(first.steps_run()).arg(first.steps));
     } else {
       m_fitInfo->setText(QString());
     }
@@ -230,8 +232,13 @@ void ImageToImagePanel::updateTexts() {
       const dype::PassPlan& a = passes[0];
       const dype::PassPlan& b = passes[1];
       m_refineInfo->setText(tr("pass 1 at %1×%2 (%3 steps), then %4 of %5 steps at %6×%7")
-                                .arg(a.width).arg(a.height).arg(a.steps_run())
-                                .arg(b.steps_run()).arg(b.steps).arg(b.width).arg(b.height));
+                                .arg(a.width)
+                                .arg(a.height)
+                                .arg(a.steps_run())
+                                .arg(b.steps_run())
+                                .arg(b.steps)
+                                .arg(b.width)
+                                .arg(b.height));
     } else {
       m_refineInfo->setText(QString());
     }

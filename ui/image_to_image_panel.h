@@ -39,7 +39,7 @@ class ImageToImagePanel : public QWidget {
   void setRefineEnabled(bool on);
   // The output size the fit and the auto base size are computed for (the Size panel's).
   void setOutputSize(int width, int height, int baseResolution);
-  void setSteps(int steps);  // the Sampling panel's steps (pass 2 defaults to them)
+  void setSteps(int steps);    // the Sampling panel's steps (pass 2 defaults to them)
   QString fitText() const;     // what the fit will do, as shown
   QString refineText() const;  // "pass 1 at 1024×1024, then 17 of 28 steps at 4096×4096"
 

@@ -1,12 +1,12 @@
 #include "ui/image_view.h"
 
-#include "ui/image_convert.h"
-
 #include <QMouseEvent>
 #include <QPainter>
 #include <QWheelEvent>
 #include <algorithm>
 #include <cmath>
+
+#include "ui/image_convert.h"
 
 namespace dype::ui {
 namespace {
@@ -64,8 +64,8 @@ void ImageView::fitToWindow() {
 
 void ImageView::applyFit() {
   if (m_logical.isEmpty() || width() <= 0 || height() <= 0) return;
-  m_zoom = std::clamp(std::min(double(width()) / m_logical.width(), double(height()) / m_logical.height()),
-                      kMinZoom, kMaxZoom);
+  m_zoom = std::clamp(std::min(double(width()) / m_logical.width(), double(height()) / m_logical.height()), kMinZoom,
+                      kMaxZoom);
   m_offset = QPointF((width() - m_logical.width() * m_zoom) / 2.0, (height() - m_logical.height() * m_zoom) / 2.0);
   Q_EMIT zoomChanged(m_zoom, true);
 }

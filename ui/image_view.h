@@ -25,7 +25,7 @@ class ImageView : public QWidget {
   double zoom() const { return m_zoom; }  // widget pixels per image pixel
   bool isFitMode() const { return m_fit; }
   QPointF offset() const { return m_offset; }  // widget position of image pixel (0, 0)
-  QRectF visibleImageRect() const;            // image pixels currently on screen
+  QRectF visibleImageRect() const;             // image pixels currently on screen
   QPointF imageToWidget(QPointF p) const { return m_offset + p * m_zoom; }
   QPointF widgetToImage(QPointF p) const { return (p - m_offset) / m_zoom; }
 
@@ -33,7 +33,7 @@ class ImageView : public QWidget {
 
  public Q_SLOTS:
   void fitToWindow();
-  void actualSize();  // 1:1, centred on what is in the middle now
+  void actualSize();                           // 1:1, centred on what is in the middle now
   void zoomBy(double factor, QPointF anchor);  // keeps the image point under `anchor` (widget coords) in place
 
  Q_SIGNALS:

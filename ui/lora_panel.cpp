@@ -37,8 +37,8 @@ LoraPanel::LoraPanel(QWidget* parent)
 }
 
 void LoraPanel::addFiles() {
-  const QStringList files = QFileDialog::getOpenFileNames(this, tr("Add LoRA"), QString(),
-                                                          tr("LoRA files (*.safetensors)"));
+  const QStringList files =
+      QFileDialog::getOpenFileNames(this, tr("Add LoRA"), QString(), tr("LoRA files (*.safetensors)"));
   for (const QString& f : files) addLora(f);
 }
 

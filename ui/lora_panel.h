@@ -1,8 +1,8 @@
 #pragma once
 // LoraPanel: the LoRAs of the next run — one row per file with an enable box, the file name, a strength slider
-// (−2 … 2; the spin box beside it goes to ±10), and a remove button; "Add…" picks .safetensors files. Enabled rows go into the
-// request (GenerationRequest::loras); the window keeps the last request in its settings, so they are remembered.
-// A disabled row stays in the list for this session only.
+// (−2 … 2; the spin box beside it goes to ±10), and a remove button; "Add…" picks .safetensors files. Enabled rows go
+// into the request (GenerationRequest::loras); the window keeps the last request in its settings, so they are
+// remembered. A disabled row stays in the list for this session only.
 #include <QString>
 #include <QWidget>
 #include <vector>

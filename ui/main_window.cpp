@@ -2,38 +2,29 @@
 
 #include <QAction>
 #include <QApplication>
-#include <QClipboard>
 #include <QCloseEvent>
-#include <QDragEnterEvent>
-#include <QDropEvent>
-#include <QFileDialog>
-#include <QFileInfo>
-#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QMimeData>
 #include <QProgressBar>
 #include <QScrollArea>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 
 #include "core/common/error.h"
-#include "core/pipeline/request_metadata.h"
+#include "core/common/format.h"
 #include "core/sampling/schedule.h"
 #include "ui/dype_panel.h"
 #include "ui/flux_panel.h"
 #include "ui/frequency_plot.h"
 #include "ui/history_strip.h"
-#include "ui/image_view.h"
 #include "ui/image_to_image_panel.h"
+#include "ui/image_view.h"
 #include "ui/lora_panel.h"
 #include "ui/model_panel.h"
-#include "ui/png_io.h"
 #include "ui/prompt_panel.h"
 #include "ui/resolution_panel.h"
 #include "ui/run_panel.h"
@@ -44,9 +35,7 @@ namespace {
 
 constexpr int kEstimateDelayMs = 250;  // settle time after the last change before asking the worker
 
-QString gib(std::uint64_t bytes) {
-  return QString::number(double(bytes) / double(1ull << 30), 'f', 2) + QStringLiteral(" GiB");
-}
+QString bytesText(std::uint64_t bytes) { return QString::fromStdString(dype::format_bytes(bytes)); }
 
 QGroupBox* group(const QString& title, QWidget* content) {
   auto* box = new QGroupBox(title);
@@ -116,8 +105,9 @@ void MainWindow::buildLayout() {
   m_view = new ImageView;
   m_plot = new FrequencyPlot;
   m_history = new HistoryStrip;
-  m_view->setPlaceholderText(tr("Type a prompt and press Ctrl+Enter.\nDrop a PNG made by DyPE Studio here to "
-                                "restore its settings."));
+  m_view->setPlaceholderText(
+      tr("Type a prompt and press Ctrl+Enter.\nDrop a PNG made by DyPE Studio here to "
+         "restore its settings."));
 
   auto* controls = new QWidget;
   auto* controlsLayout = new QVBoxLayout(controls);
@@ -222,7 +212,12 @@ void MainWindow::connectWorker() {
   connect(m_worker, &GenerationWorker::passStarted, this,
           [this](int pass, int passes, int width, int height, int stepsRun, int steps) {
             m_passText = passes > 1 ? tr("pass %1/%2 (%3×%4, %5 of %6 steps)")
-                                          .arg(pass).arg(passes).arg(width).arg(height).arg(stepsRun).arg(steps)
+                                          .arg(pass)
+                                          .arg(passes)
+                                          .arg(width)
+                                          .arg(height)
+                                          .arg(stepsRun)
+                                          .arg(steps)
                                     : QString();
             if (m_running && !m_passText.isEmpty()) statusBar()->showMessage(m_passText);
           });
@@ -340,8 +335,8 @@ void MainWindow::requestEstimate() {
 void MainWindow::onEstimated(const EstimateInfo& info) {
   m_estimatePending = false;
   const auto& m = info.memory;
-  QString text = tr("%1×%2: peak memory ≈ %3").arg(info.width).arg(info.height).arg(gib(m.peak_bytes));
-  if (m.available_bytes) text += tr(" of %1 available").arg(gib(m.available_bytes));
+  QString text = tr("%1×%2: peak memory ≈ %3").arg(info.width).arg(info.height).arg(bytesText(m.peak_bytes));
+  if (m.available_bytes) text += tr(" of %1 available").arg(bytesText(m.available_bytes));
   if (m.seconds_per_step > 0)
     text += tr(" · time ≈ %1 (%2/step × %3)")
                 .arg(RunPanel::formatDuration(m.seconds_per_step * info.steps),
@@ -452,14 +447,17 @@ void MainWindow::onFinished(const GenerationOutput& output) {
   const auto& passes = output.result->passes;
   if (passes.size() > 1 || (!passes.empty() && passes.front().start_index > 0)) {
     for (std::size_t i = 0; i < passes.size(); ++i)
-      passTimes << tr("pass %1 %2×%3 %4").arg(i + 1).arg(passes[i].width).arg(passes[i].height)
+      passTimes << tr("pass %1 %2×%3 %4")
+                       .arg(i + 1)
+                       .arg(passes[i].width)
+                       .arg(passes[i].height)
                        .arg(RunPanel::formatDuration(passes[i].seconds()));
   }
   const QString passText =
       passTimes.isEmpty() ? QString() : QStringLiteral(" (") + passTimes.join(QStringLiteral(", ")) + QLatin1Char(')');
-  statusBar()->showMessage(tr("Done in %1%2: %3")
-                               .arg(RunPanel::formatDuration(output.seconds), passText,
-                                    HistoryStrip::summarize(output.result->request)));
+  statusBar()->showMessage(
+      tr("Done in %1%2: %3")
+          .arg(RunPanel::formatDuration(output.seconds), passText, HistoryStrip::summarize(output.result->request)));
   runEnded();
   Q_EMIT runFinished();
 }
@@ -496,120 +494,10 @@ void MainWindow::showHistoryEntry(int index) {
     statusBar()->showMessage(tr("Showing result #%1; its settings are restored.").arg(m_history->count() - index),
                              5000);
   } else {
-    statusBar()->showMessage(tr("Settings of result #%1 restored (the image is no longer held in memory).")
-                                 .arg(m_history->count() - index),
-                             5000);
+    statusBar()->showMessage(
+        tr("Settings of result #%1 restored (the image is no longer held in memory).").arg(m_history->count() - index),
+        5000);
   }
-}
-
-bool MainWindow::restoreFromPng(const QString& path) {
-  QString error;
-  const auto request = readRequestFromPng(path, &error);
-  if (!request) {
-    statusBar()->showMessage(error, 8000);
-    return false;
-  }
-  QString reason;
-  if (!isPlausibleRequest(*request, &reason)) {
-    statusBar()->showMessage(tr("%1: settings out of range (%2)").arg(QFileInfo(path).fileName(), reason), 8000);
-    return false;
-  }
-  m_flux->setRandomSeed(false);
-  restoreRequest(*request);
-  // LoRA files live outside the image: say which ones this machine does not have (at their recorded path).
-  const std::vector<std::string> missing = dype::missing_lora_files(*request);
-  if (!missing.empty()) {
-    QStringList names;
-    for (const std::string& m : missing) names << QString::fromStdString(m);
-    statusBar()->showMessage(tr("Settings restored from %1, but its LoRA files are missing: %2")
-                                 .arg(QFileInfo(path).fileName(), names.join(QStringLiteral(", "))),
-                             15000);
-    return true;
-  }
-  statusBar()->showMessage(tr("Settings restored from %1").arg(QFileInfo(path).fileName()), 5000);
-  return true;
-}
-
-void MainWindow::openPngDialog() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Restore settings from PNG"), m_settings.lastDirectory(),
-                                                    tr("PNG images (*.png)"));
-  if (!path.isEmpty()) restoreFromPng(path);
-}
-
-void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
-  const QList<QUrl> urls = event->mimeData()->urls();
-  if (urls.size() == 1 && urls.front().isLocalFile() &&
-      urls.front().toLocalFile().endsWith(QLatin1String(".png"), Qt::CaseInsensitive))
-    event->acceptProposedAction();
-}
-
-void MainWindow::dropEvent(QDropEvent* event) {
-  const QList<QUrl> urls = event->mimeData()->urls();
-  if (urls.isEmpty()) return;
-  const QString path = urls.front().toLocalFile();
-  // A PNG with our settings restores them; any other picture becomes the start image (image-to-image).
-  QString error;
-  if (readRequestFromPng(path, &error)) {
-    if (restoreFromPng(path)) event->acceptProposedAction();
-  } else if (m_img2img->setInitImage(path)) {
-    statusBar()->showMessage(tr("%1 is the start image now (image-to-image): %2")
-                                 .arg(QFileInfo(path).fileName(), m_img2img->fitText()), 8000);
-    event->acceptProposedAction();
-  } else {
-    statusBar()->showMessage(error, 8000);
-  }
-}
-
-bool MainWindow::saveImage(const QString& path, int bitDepth) {
-  if (!m_result) {
-    Q_EMIT saveFailed(tr("Nothing to save yet: generate an image first."));
-    return false;
-  }
-  // Encoding 16 MP takes seconds: done on the thread pool, the result is kept alive by the shared pointer.
-  auto result = m_result;
-  auto* watcher = new QFutureWatcher<QString>(this);
-  connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, path] {
-    const QString error = watcher->result();
-    watcher->deleteLater();
-    --m_savesInFlight;
-    if (error.isEmpty()) {
-      statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
-      Q_EMIT saved(path);
-    } else {
-      showError(tr("Save failed"), error);
-      Q_EMIT saveFailed(error);
-    }
-  });
-  ++m_savesInFlight;
-  statusBar()->showMessage(tr("Saving %1…").arg(path));
-  watcher->setFuture(QtConcurrent::run([result, path, bitDepth] { return savePng(path, *result, bitDepth); }));
-  return true;
-}
-
-void MainWindow::saveDialog() {
-  if (!m_result) return;
-  const auto& r = m_result->request;
-  const QString dir = m_settings.lastDirectory();
-  const QString name = QStringLiteral("dype-%1x%2-%3.png").arg(r.width).arg(r.height).arg(qulonglong(r.seed));
-  const QString png8 = tr("PNG, 8 bits per channel (*.png)");
-  const QString png16 = tr("PNG, 16 bits per channel (*.png)");
-  QString filter = m_settings.exportBitDepth() == 16 ? png16 : png8;
-  const QString start = dir.isEmpty() ? name : dir + QLatin1Char('/') + name;
-  const QString filters = png8 + QStringLiteral(";;") + png16;
-  QString path = m_saveFileFunction ? m_saveFileFunction(this, tr("Save image"), start, filters, &filter)
-                                    : QFileDialog::getSaveFileName(this, tr("Save image"), start, filters, &filter);
-  if (path.isEmpty()) return;
-  if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
-  const int bits = filter == png16 ? 16 : 8;
-  m_settings.setExportBitDepth(bits);
-  m_settings.setLastDirectory(QFileInfo(path).absolutePath());
-  saveImage(path, bits);
-}
-
-void MainWindow::copyImage() {
-  if (m_resultImage.isNull()) return;
-  QGuiApplication::clipboard()->setImage(m_resultImage);
-  statusBar()->showMessage(tr("Image copied to the clipboard."), 3000);
 }
 
 void MainWindow::showError(const QString& title, const QString& message) {

@@ -8,12 +8,8 @@ namespace dype::ui {
 dype::ModelPaths ModelChoice::paths() const {
   dype::ModelPaths p;
   switch (source) {
-    case Source::Demo:
-      p.model = "demo";
-      break;
-    case Source::Diffusers:
-      p.model = diffusersFolder.toStdString();
-      break;
+    case Source::Demo: p.model = "demo"; break;
+    case Source::Diffusers: p.model = diffusersFolder.toStdString(); break;
     case Source::SingleFiles:
       p.model = transformerFile.toStdString();
       p.vae = vaeFile.toStdString();

@@ -25,8 +25,8 @@ struct ModelChoice {
   dype::ModelPaths paths() const;
   dype::LoadOptions loadOptions() const;
 
-  static QString sourceName(Source s);              // "demo", "diffusers", "files"
-  static Source parseSource(const QString& name);   // unknown names give Demo
+  static QString sourceName(Source s);             // "demo", "diffusers", "files"
+  static Source parseSource(const QString& name);  // unknown names give Demo
 };
 
 bool samePaths(const dype::ModelPaths& a, const dype::ModelPaths& b);

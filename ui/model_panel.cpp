@@ -38,9 +38,10 @@ ModelPanel::ModelPanel(QWidget* parent)
   m_demoLabel->setObjectName(QStringLiteral("demoLabel"));
   m_demoLabel->setText(tr("demo — random weights"));
   m_demoLabel->setStyleSheet(QStringLiteral("QLabel { color: #b35900; font-weight: bold; }"));
-  m_demoLabel->setToolTip(tr("A tiny FLUX-shaped model with random weights, built in memory: it runs the whole "
-                             "pipeline in seconds but draws coloured noise. Choose real FLUX.1 weights to get "
-                             "pictures."));
+  m_demoLabel->setToolTip(
+      tr("A tiny FLUX-shaped model with random weights, built in memory: it runs the whole "
+         "pipeline in seconds but draws coloured noise. Choose real FLUX.1 weights to get "
+         "pictures."));
   m_demoLabel->setWordWrap(true);
 
   // Page 0: demo (only the label); page 1: a diffusers folder; page 2: the single files.
@@ -89,8 +90,9 @@ ModelPanel::ModelPanel(QWidget* parent)
   m_memory->setSuffix(tr(" GiB"));
   m_memory->setSpecialValueText(tr("all free memory"));  // shown at 0
   m_memory->setKeyboardTracking(false);
-  m_memory->setToolTip(tr("Memory the run may use on the device (like the CLI's --max-memory). The estimate "
-                          "below Generate says whether the chosen size fits in it."));
+  m_memory->setToolTip(
+      tr("Memory the run may use on the device (like the CLI's --max-memory). The estimate "
+         "below Generate says whether the chosen size fits in it."));
   m_loaded->setObjectName(QStringLiteral("loadedLabel"));
   m_loaded->setWordWrap(true);
   m_loaded->setText(tr("Not loaded yet"));

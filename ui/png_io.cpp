@@ -22,8 +22,7 @@ std::optional<dype::GenerationRequest> readRequestFromPng(const QString& path, Q
   try {
     return dype::read_request_from_png(path.toStdString());
   } catch (const dype::FormatError& e) {
-    if (error)
-      *error = QObject::tr("%1 holds no DyPE Studio settings (%2).").arg(path, QString::fromUtf8(e.what()));
+    if (error) *error = QObject::tr("%1 holds no DyPE Studio settings (%2).").arg(path, QString::fromUtf8(e.what()));
   } catch (const std::exception& e) {
     if (error) *error = QObject::tr("Could not read %1: %2").arg(path, QString::fromUtf8(e.what()));
   }

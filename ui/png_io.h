@@ -1,8 +1,8 @@
 #pragma once
 // Export and restore through core/image: a result saved as PNG (8 or 16 bits) with the generation's metadata,
 // and a request read back from such a PNG (drag and drop onto the window).
-#include <QString>
 #include <QObject>
+#include <QString>
 #include <optional>
 
 #include "core/pipeline/generation_request.h"

@@ -29,9 +29,7 @@ void PromptPanel::setPrompt(const QString& text) { m_edit->setPlainText(text); }
 
 void PromptPanel::apply(dype::GenerationRequest& request) const { request.prompt = prompt().toStdString(); }
 
-void PromptPanel::load(const dype::GenerationRequest& request) {
-  setPrompt(QString::fromStdString(request.prompt));
-}
+void PromptPanel::load(const dype::GenerationRequest& request) { setPrompt(QString::fromStdString(request.prompt)); }
 
 bool PromptPanel::eventFilter(QObject* watched, QEvent* event) {
   if (watched == m_edit && event->type() == QEvent::KeyPress) {

@@ -34,16 +34,16 @@ QVector<ResolutionPreset> resolutionPresets() {
     int a, b;
     const char* name;
   };
-  static const Aspect aspects[] = {{1, 1, "1:1"}, {16, 9, "16:9"}, {9, 16, "9:16"}, {3, 2, "3:2"},
-                                   {2, 3, "2:3"}, {21, 9, "21:9"}};
+  static const Aspect aspects[] = {{1, 1, "1:1"}, {16, 9, "16:9"}, {9, 16, "9:16"},
+                                   {3, 2, "3:2"}, {2, 3, "2:3"},   {21, 9, "21:9"}};
   QVector<ResolutionPreset> out;
   for (int side : {1024, 2048, 3072, 4096}) {
     const int mp = (side / 1024) * (side / 1024);
     for (const Aspect& asp : aspects) {
       const QSize s = sizeForAspect(side, asp.a, asp.b);
-      out.push_back({QStringLiteral("%1 MP · %2 · %3×%4").arg(mp).arg(QLatin1String(asp.name)).arg(s.width()).arg(
-                         s.height()),
-                     s.width(), s.height()});
+      out.push_back(
+          {QStringLiteral("%1 MP · %2 · %3×%4").arg(mp).arg(QLatin1String(asp.name)).arg(s.width()).arg(s.height()),
+           s.width(), s.height()});
     }
   }
   return out;

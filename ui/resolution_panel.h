@@ -33,8 +33,8 @@ class ResolutionPanel : public QWidget {
 
   QSize size() const;
   void setSize(int width, int height);
-  bool isValid() const;        // a size the pipeline accepts
-  QString problem() const;     // why not, empty when valid
+  bool isValid() const;     // a size the pipeline accepts
+  QString problem() const;  // why not, empty when valid
 
   void apply(dype::GenerationRequest& request) const;
   void load(const dype::GenerationRequest& request);

@@ -49,8 +49,10 @@ QString RunPanel::formatDuration(double s) {
   const qint64 t = qint64(std::llround(s));
   if (t < 60) return QStringLiteral("%1 s").arg(s < 10 ? QString::number(s, 'f', 1) : QString::number(t));
   if (t < 3600) return QStringLiteral("%1:%2").arg(t / 60).arg(t % 60, 2, 10, QLatin1Char('0'));
-  return QStringLiteral("%1:%2:%3").arg(t / 3600).arg((t / 60) % 60, 2, 10, QLatin1Char('0')).arg(t % 60, 2, 10,
-                                                                                                    QLatin1Char('0'));
+  return QStringLiteral("%1:%2:%3")
+      .arg(t / 3600)
+      .arg((t / 60) % 60, 2, 10, QLatin1Char('0'))
+      .arg(t % 60, 2, 10, QLatin1Char('0'));
 }
 
 QString RunPanel::formatRate(double stepsPerSecond) {

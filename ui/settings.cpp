@@ -106,8 +106,7 @@ QVariant Settings::value(Key key, const QString& suffix) const {
   const QVariant v = m_settings->value(dype::ui::keyName(key, suffix));
   if (!v.isValid()) return fallback;
   switch (k.type) {
-    case Type::String:
-      return v.canConvert<QString>() ? QVariant(v.toString()) : fallback;
+    case Type::String: return v.canConvert<QString>() ? QVariant(v.toString()) : fallback;
     case Type::Bool: {
       const QString t = v.toString().trimmed().toLower();
       if (t == QLatin1String("true") || t == QLatin1String("1")) return true;
@@ -119,8 +118,7 @@ QVariant Settings::value(Key key, const QString& suffix) const {
       const int i = v.toInt(&ok);
       return ok && i >= k.lo && i <= k.hi ? QVariant(i) : fallback;
     }
-    case Type::Bytes:
-      return v.typeId() == QMetaType::QByteArray ? v : fallback;
+    case Type::Bytes: return v.typeId() == QMetaType::QByteArray ? v : fallback;
   }
   return fallback;
 }

@@ -15,7 +15,7 @@ namespace dype::ui {
 
 class Settings {
  public:
-  Settings();                               // the user's settings file (INI, per-user location)
+  Settings();                                 // the user's settings file (INI, per-user location)
   explicit Settings(const QString& iniPath);  // a given file (tests, screenshots, portable setups)
   ~Settings();
   Settings(const Settings&) = delete;

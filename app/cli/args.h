@@ -15,7 +15,7 @@ class Args {
   Args(int argc, char** argv, int first, std::set<std::string> flags = {});
 
   bool has(const std::string& name) const;
-  std::optional<std::string> get(const std::string& name) const;  // the last value given
+  std::optional<std::string> get(const std::string& name) const;    // the last value given
   std::vector<std::string> get_all(const std::string& name) const;  // every value given, in order (repeatable options)
   std::string get_or(const std::string& name, const std::string& def) const;
   double get_double(const std::string& name, double def) const;

@@ -20,13 +20,13 @@
 #include "core/common/format.h"
 #include "core/image/png_export.h"
 #include "core/io/safetensors.h"
+#include "core/pipeline/components.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/memory_plan.h"
-#include "core/pipeline/components.h"
 #include "core/pipeline/model_footprint.h"
 #include "core/pipeline/passes.h"
-#include "core/pipeline/throughput.h"
 #include "core/pipeline/request_metadata.h"
+#include "core/pipeline/throughput.h"
 
 namespace dype::cli {
 namespace {
@@ -80,7 +80,8 @@ const char* kHelp =
     "  --save-latent F      also write the final latent [1,16,H/8,W/8] float32 as tensor `latent` (safetensors)\n"
     "  --preview-every N --preview-dir DIR   write a cheap latent preview PNG every N steps into DIR\n"
     "  --help               this text\n\n"
-    "example: dype generate --model demo --prompt \"a lighthouse at dusk\" --width 1024 --height 1024 --output out.png\n";
+    "example: dype generate --model demo --prompt \"a lighthouse at dusk\" --width 1024 --height 1024 --output "
+    "out.png\n";
 
 std::atomic<bool> g_interrupted{false};
 
@@ -138,7 +139,8 @@ class CliObserver : public StepObserver {
 
   bool on_step(const StepProgress& p) override {
     last_block_line_ = std::chrono::steady_clock::now();  // the step line just below says as much
-    const std::string pass = p.passes > 1 ? "pass " + std::to_string(p.pass) + "/" + std::to_string(p.passes) + " " : "";
+    const std::string pass =
+        p.passes > 1 ? "pass " + std::to_string(p.pass) + "/" + std::to_string(p.passes) + " " : "";
     if (tty_) {
       std::fprintf(stderr, "\r\033[K[%s] %s%d/%d  sigma %.4f  %s elapsed  ETA %s ", bar(p.step, p.total).c_str(),
                    pass.c_str(), p.step, p.total, p.sigma, clock_str(p.elapsed_s).c_str(), clock_str(p.eta_s).c_str());
@@ -296,12 +298,47 @@ int cmd_generate(int argc, char** argv) {
     std::cout << kHelp;
     return 0;
   }
-  a.allow_only({"help", "dry-run", "max-memory", "max-vram", "text-encoders", "model", "vae", "clip", "t5", "tokenizers", "lora", "prompt", "width", "height", "steps", "guidance",
-                "seed", "dype-method", "dype-dynamic", "yarn-form", "dype-strength", "dype-exponent",
-                "base-resolution", "shift", "noise", "device", "dtype", "output", "bit-depth", "save-latent",
-                "preview-every", "preview-dir", "init-image", "strength", "init-fit", "refine", "refine-strength",
-                "refine-steps", "refine-upscale"});
-  if (!a.positional().empty()) throw InvalidArgument("unexpected argument '" + a.positional().front() + "' (see --help)");
+  a.allow_only({"help",
+                "dry-run",
+                "max-memory",
+                "max-vram",
+                "text-encoders",
+                "model",
+                "vae",
+                "clip",
+                "t5",
+                "tokenizers",
+                "lora",
+                "prompt",
+                "width",
+                "height",
+                "steps",
+                "guidance",
+                "seed",
+                "dype-method",
+                "dype-dynamic",
+                "yarn-form",
+                "dype-strength",
+                "dype-exponent",
+                "base-resolution",
+                "shift",
+                "noise",
+                "device",
+                "dtype",
+                "output",
+                "bit-depth",
+                "save-latent",
+                "preview-every",
+                "preview-dir",
+                "init-image",
+                "strength",
+                "init-fit",
+                "refine",
+                "refine-strength",
+                "refine-steps",
+                "refine-upscale"});
+  if (!a.positional().empty())
+    throw InvalidArgument("unexpected argument '" + a.positional().front() + "' (see --help)");
   const bool dry_run = a.has("dry-run");
   const auto output = a.get("output");
   if (!dry_run && (!output || output->empty()))
@@ -342,10 +379,12 @@ int cmd_generate(int argc, char** argv) {
   const auto save_latent = a.get("save-latent");
   if (auto init = a.get("init-image")) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(*init, ec)) throw IoError("--init-image: file '" + *init + "' does not exist");
+    if (!std::filesystem::is_regular_file(*init, ec))
+      throw IoError("--init-image: file '" + *init + "' does not exist");
     req.init_image = *init;
   } else if (a.has("strength") || a.has("init-fit")) {
-    throw InvalidArgument("--strength and --init-fit apply to --init-image FILE (for the refine pass: --refine-strength)");
+    throw InvalidArgument(
+        "--strength and --init-fit apply to --init-image FILE (for the refine pass: --refine-strength)");
   }
   req.strength = a.get_double("strength", req.strength);
   req.init_fit = a.get_or("init-fit", req.init_fit);
@@ -449,8 +488,9 @@ int cmd_generate(int argc, char** argv) {
     std::fprintf(stderr, "interrupted: no output written\n");
     return 130;
   }
-  if (save_latent) io::save_safetensors(*save_latent, {{"latent", result.latent.to(at::kCPU, at::kFloat).contiguous()}},
-                                        {{"format", "pt"}, {"model", result.model_label}});
+  if (save_latent)
+    io::save_safetensors(*save_latent, {{"latent", result.latent.to(at::kCPU, at::kFloat).contiguous()}},
+                         {{"format", "pt"}, {"model", result.model_label}});
   export_png(*output, result, req.bit_depth, DYPE_VERSION);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int steps_run = std::max(1, result.steps_run());

@@ -68,7 +68,8 @@ json file_stats(const std::string& path) {
     ++dtypes[io::dtype_name(t.dtype)];
     bytes += t.nbytes();
     // Scales and format descriptions of quantised files are not model parameters.
-    if (!io::is_quantization_aux(t.name) && !io::is_weight_scale(t.name)) params += static_cast<std::uint64_t>(t.numel());
+    if (!io::is_quantization_aux(t.name) && !io::is_weight_scale(t.name))
+      params += static_cast<std::uint64_t>(t.numel());
   }
   std::string quantization;
   try {
@@ -76,9 +77,9 @@ json file_stats(const std::string& path) {
   } catch (const FormatError& e) {
     quantization = std::string("not supported: ") + e.what();
   }
-  return {{"path", path},   {"tensors", f->tensors().size()}, {"dtypes", dtypes},         {"parameters", params},
-          {"bytes", bytes}, {"file_size", f->file_size()},    {"metadata", f->metadata()},
-          {"quantization", quantization}};
+  return {
+      {"path", path},   {"tensors", f->tensors().size()}, {"dtypes", dtypes},          {"parameters", params},
+      {"bytes", bytes}, {"file_size", f->file_size()},    {"metadata", f->metadata()}, {"quantization", quantization}};
 }
 
 json describe_component(const io::ModelComponent& c) {

@@ -82,7 +82,8 @@ ModelRope rope_from_config(const fs::path& p) {
     } else if (j.contains("attention_head_dim")) {
       m.geo.axes_dim = axes_from_head_dim(j.at("attention_head_dim").get<std::int64_t>(), p.string());
     } else {
-      throw ModelError(p.string() + " has neither axes_dims_rope nor attention_head_dim: not a FLUX transformer "
+      throw ModelError(p.string() +
+                       " has neither axes_dims_rope nor attention_head_dim: not a FLUX transformer "
                        "config");
     }
     if (j.contains("theta")) m.geo.theta = j.at("theta").get<double>();
@@ -110,7 +111,8 @@ ModelRope rope_from_weights(const std::string& path) {
       guidance = true;
   }
   if (!norm || norm->shape.size() != 1)
-    throw ModelError(store->label() + " has no double_blocks.0.img_attn.norm.query_norm.scale (or diffusers "
+    throw ModelError(store->label() +
+                     " has no double_blocks.0.img_attn.norm.query_norm.scale (or diffusers "
                      "transformer_blocks.0.attn.norm_q.weight) tensor: not a FLUX transformer checkpoint");
   m.geo.axes_dim = axes_from_head_dim(norm->shape[0], store->label());
   m.is_schnell = !guidance;
@@ -136,7 +138,8 @@ ModelRope rope_from_model(const std::string& path) {
     return rope_from_config(p);
   if (fs::exists(p.parent_path() / "config.json")) {
     const nlohmann::json j = read_json(p.parent_path() / "config.json");
-    if (j.contains("axes_dims_rope") || j.contains("attention_head_dim")) return rope_from_config(p.parent_path() / "config.json");
+    if (j.contains("axes_dims_rope") || j.contains("attention_head_dim"))
+      return rope_from_config(p.parent_path() / "config.json");
   }
   return rope_from_weights(path);
 }
@@ -157,8 +160,7 @@ std::vector<double> parse_t_list(const std::string& s) {
   return ts;
 }
 
-int int_option(const Args& args, const std::string& name, long long def, long long lo, long long hi,
-               const char* what) {
+int int_option(const Args& args, const std::string& name, long long def, long long lo, long long hi, const char* what) {
   const long long v = args.get_int(name, def);
   if (v < lo || v > hi)
     throw InvalidArgument("--" + name + " must be " + what + " (" + std::to_string(lo) + ".." + std::to_string(hi) +
@@ -244,17 +246,22 @@ int cmd_schedule(int argc, char** argv) {
     auto column = [](auto& v, at::ScalarType type) {
       return at::from_blob(v.data(), {std::int64_t(v.size())}, at::TensorOptions().dtype(type)).clone();
     };
-    std::map<std::string, std::string> meta = {
-        {"method", method_name(cfg.method)},       {"dynamic", cfg.dynamic ? "on" : "off"},
-        {"yarn_form", yarn_form_name(cfg.yarn_form)}, {"strength", fmt17(cfg.lambda_s)},
-        {"exponent", fmt17(cfg.lambda_t)},         {"base_resolution", std::to_string(cfg.base_resolution)},
-        {"isotropic", cfg.isotropic ? "on" : "off"}, {"width", std::to_string(width)},
-        {"height", std::to_string(height)},        {"theta", fmt17(model.geo.theta)}};
-    io::save_safetensors(*out, {{"t", column(col_t, at::kDouble)},
-                                {"axis", column(col_axis, at::kLong)},
-                                {"index", column(col_index, at::kLong)},
-                                {"omega", column(col_omega, at::kDouble)},
-                                {"mscale", column(col_mscale, at::kDouble)}},
+    std::map<std::string, std::string> meta = {{"method", method_name(cfg.method)},
+                                               {"dynamic", cfg.dynamic ? "on" : "off"},
+                                               {"yarn_form", yarn_form_name(cfg.yarn_form)},
+                                               {"strength", fmt17(cfg.lambda_s)},
+                                               {"exponent", fmt17(cfg.lambda_t)},
+                                               {"base_resolution", std::to_string(cfg.base_resolution)},
+                                               {"isotropic", cfg.isotropic ? "on" : "off"},
+                                               {"width", std::to_string(width)},
+                                               {"height", std::to_string(height)},
+                                               {"theta", fmt17(model.geo.theta)}};
+    io::save_safetensors(*out,
+                         {{"t", column(col_t, at::kDouble)},
+                          {"axis", column(col_axis, at::kLong)},
+                          {"index", column(col_index, at::kLong)},
+                          {"omega", column(col_omega, at::kDouble)},
+                          {"mscale", column(col_mscale, at::kDouble)}},
                          meta);
     std::cerr << "wrote " << col_t.size() << " rows (" << ts.size() << " t values) to " << *out << "\n";
     return 0;

@@ -9,12 +9,14 @@
 
 namespace {
 void print_usage(std::ostream& os) {
-  os << "dype " DYPE_VERSION " - FLUX.1 ultra-high-resolution generation with DyPE\n\n"
+  os << "dype " DYPE_VERSION
+        " - FLUX.1 ultra-high-resolution generation with DyPE\n\n"
         "usage: dype <command> [options]\n\n"
         "commands:\n"
         "  generate   generate an image (dype generate --help)\n"
         "  schedule   print the DyPE RoPE frequencies per step as CSV (dype schedule --help)\n"
-        "  info PATH  describe a model folder or safetensors file\n\n"
+        "  info PATH  describe a model folder or safetensors file\n"
+        "  shapes     draw, score or write the demo model's captioned shape pictures (dype shapes --help)\n\n"
         "  --help     this text\n"
         "  --version  print the version\n\n"
         "Quick demo (random-weight built-in model, no download):\n"
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
     if (cmd == "info") return dype::cli::cmd_info(argc, argv);
     if (cmd == "schedule") return dype::cli::cmd_schedule(argc, argv);
     if (cmd == "generate") return dype::cli::cmd_generate(argc, argv);
+    if (cmd == "shapes") return dype::cli::cmd_shapes(argc, argv);
     std::cerr << "dype: unknown command '" << cmd << "'\n\n";
     print_usage(std::cerr);
     return 1;

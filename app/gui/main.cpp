@@ -28,8 +28,7 @@ void armScreenshot(dype::ui::MainWindow& window, const QString& file, int step) 
     // Let the last preview and the plot marker paint before grabbing.
     QTimer::singleShot(300, &window, [&window, file] {
       const bool ok = window.grab().save(file);
-      std::fprintf(ok ? stdout : stderr, ok ? "screenshot written to %s\n" : "could not write %s\n",
-                   qPrintable(file));
+      std::fprintf(ok ? stdout : stderr, ok ? "screenshot written to %s\n" : "could not write %s\n", qPrintable(file));
       window.cancelGeneration();
       QTimer::singleShot(0, qApp, [ok] { QCoreApplication::exit(ok ? 0 : 1); });
     });
@@ -79,9 +78,9 @@ int main(int argc, char** argv) {
   cli.addOptions({settingsOpt, modelOpt, promptOpt, sizeOpt, stepsOpt, seedOpt, generateOpt, shotOpt, shotStepOpt});
   cli.process(app);
 
-  std::unique_ptr<dype::ui::Settings> settings =
-      cli.isSet(settingsOpt) ? std::make_unique<dype::ui::Settings>(cli.value(settingsOpt))
-                             : std::make_unique<dype::ui::Settings>();
+  std::unique_ptr<dype::ui::Settings> settings = cli.isSet(settingsOpt)
+                                                     ? std::make_unique<dype::ui::Settings>(cli.value(settingsOpt))
+                                                     : std::make_unique<dype::ui::Settings>();
   dype::ui::MainWindow window(*settings);
 
   if (cli.isSet(modelOpt)) {

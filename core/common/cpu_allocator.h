@@ -17,11 +17,11 @@
 namespace dype {
 
 struct CpuAllocatorStats {
-  std::int64_t in_use_bytes = 0;   // handed out and not yet freed (large blocks only)
-  std::int64_t cached_bytes = 0;   // freed, kept for reuse
-  std::int64_t peak_bytes = 0;     // max of in_use + cached
-  std::int64_t mapped = 0;         // fresh mappings made (each paid in page faults)
-  std::int64_t reused = 0;         // allocations served from the cache
+  std::int64_t in_use_bytes = 0;  // handed out and not yet freed (large blocks only)
+  std::int64_t cached_bytes = 0;  // freed, kept for reuse
+  std::int64_t peak_bytes = 0;    // max of in_use + cached
+  std::int64_t mapped = 0;        // fresh mappings made (each paid in page faults)
+  std::int64_t reused = 0;        // allocations served from the cache
 };
 
 // Installs the allocator for at::kCPU (idempotent; later calls only update the cap). `max_cached_bytes` < 0:

@@ -25,8 +25,7 @@ bool element_type(at::ScalarType s, ElementType* out) {
 
 // pe [B or 1, 1, L, D/2, 2, 2] float32 with each token's D/2×2×2 floats contiguous.
 bool pe_rows_contiguous(const at::Tensor& pe) {
-  return pe.dim() == 6 && pe.stride(5) == 1 && pe.stride(4) == 2 && pe.stride(3) == 4 &&
-         pe.stride(2) == 4 * pe.size(3);
+  return pe.dim() == 6 && pe.stride(5) == 1 && pe.stride(4) == 2 && pe.stride(3) == 4 && pe.stride(2) == 4 * pe.size(3);
 }
 
 RowStrides row_strides(const at::Tensor& t) { return RowStrides{t.stride(0), t.stride(1), t.stride(2)}; }
@@ -63,8 +62,7 @@ void check_args(const at::Tensor& q, const at::Tensor& k, const at::Tensor& q_sc
   if ((pe.size(0) != B && pe.size(0) != 1) || pe.size(1) != 1 || pe.size(2) != L || pe.size(3) != D / 2 ||
       pe.size(4) != 2 || pe.size(5) != 2)
     throw InvalidArgument("fused_qk_norm_rope: pe " + shape(pe) + " does not fit q " + shape(q) + " (expected [" +
-                          std::to_string(B) + ", 1, " + std::to_string(L) + ", " + std::to_string(D / 2) +
-                          ", 2, 2])");
+                          std::to_string(B) + ", 1, " + std::to_string(L) + ", " + std::to_string(D / 2) + ", 2, 2])");
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
 // ATen entry points of our own CUDA kernels (core/cuda/*.cu). Always compiled, so callers need no #if: on a build
 // without the kernels (no nvcc, or a CPU-only LibTorch) the *_supported() checks return false and callers keep
-// the plain LibTorch path. The CUDA side lives in core/cuda/aten/cuda_glue.cpp, compiled only against a LibTorch with CUDA.
+// the plain LibTorch path. The CUDA side lives in core/cuda/aten/cuda_glue.cpp, compiled only against a LibTorch with
+// CUDA.
 #include <ATen/ATen.h>
 
 #include <utility>

@@ -9,8 +9,6 @@
 // Bytes: q and k are read once and written once; pe (2·D floats per token) is read once per token instead of once
 // per head. On an H100 at 16 MP bf16 (66,560 tokens × 3072 features × 2 tensors) that is 1.6 GB of traffic, about
 // 0.55 ms at 3 TB/s, against roughly a dozen such passes in the unfused path.
-#include "core/cuda/qk_norm_rope.h"
-
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -18,6 +16,7 @@
 #include <string>
 
 #include "core/common/error.h"
+#include "core/cuda/qk_norm_rope.h"
 
 namespace dype::cuda {
 
@@ -83,13 +82,14 @@ __device__ __forceinline__ void store_row(T* dst, const float (&y)[VEC]) {
 #pragma unroll
     for (int i = 0; i < kWords; ++i) w[i] = 0;
 #pragma unroll
-    for (int i = 0; i < VEC; ++i) w[i / kPerWord] |= bits_of(Elem<T>::from_float(y[i])) << (32 / kPerWord * (i % kPerWord));
+    for (int i = 0; i < VEC; ++i)
+      w[i / kPerWord] |= bits_of(Elem<T>::from_float(y[i])) << (32 / kPerWord * (i % kPerWord));
     // Explicit vector stores: NVVM splits a uint2/uint4 struct assignment into 32-bit stores here.
     if constexpr (kWords % 4 == 0) {
 #pragma unroll
       for (int i = 0; i < kWords; i += 4)
-        asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(reinterpret_cast<uint4*>(dst) + i / 4),
-                     "r"(w[i]), "r"(w[i + 1]), "r"(w[i + 2]), "r"(w[i + 3])
+        asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(reinterpret_cast<uint4*>(dst) + i / 4), "r"(w[i]),
+                     "r"(w[i + 1]), "r"(w[i + 2]), "r"(w[i + 3])
                      : "memory");
     } else if constexpr (kWords == 2) {
       asm volatile("st.global.v2.b32 [%0], {%1, %2};" ::"l"(dst), "r"(w[0]), "r"(w[1]) : "memory");
@@ -135,8 +135,7 @@ __device__ __forceinline__ void load_scale(const void* s, bool is_f32, int lane,
 }
 
 template <typename T, int VEC, bool ALIGNED>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    qk_norm_rope_kernel(QkNormRopeParams p) {
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) qk_norm_rope_kernel(QkNormRopeParams p) {
   const int lane = threadIdx.x & 31;
   const std::int64_t token = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
   if (token >= p.batch * p.tokens) return;  // whole warps exit together: the shuffles below stay full-warp
@@ -192,16 +191,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   }
 }
 
-bool aligned_to(const void* ptr, std::size_t bytes) {
-  return reinterpret_cast<std::uintptr_t>(ptr) % bytes == 0;
-}
+bool aligned_to(const void* ptr, std::size_t bytes) { return reinterpret_cast<std::uintptr_t>(ptr) % bytes == 0; }
 
 template <typename T, int VEC>
 void launch_typed(const QkNormRopeParams& p, cudaStream_t stream) {
   const std::size_t pack = sizeof(T) * VEC;
   const auto stride_ok = [&](const RowStrides& s) {
-    return (s.batch * sizeof(T)) % pack == 0 && (s.head * sizeof(T)) % pack == 0 &&
-           (s.token * sizeof(T)) % pack == 0;
+    return (s.batch * sizeof(T)) % pack == 0 && (s.head * sizeof(T)) % pack == 0 && (s.token * sizeof(T)) % pack == 0;
   };
   const bool aligned = aligned_to(p.q, pack) && aligned_to(p.k, pack) && aligned_to(p.q_out, pack) &&
                        aligned_to(p.k_out, pack) && stride_ok(p.in) && stride_ok(p.out);
@@ -248,8 +244,7 @@ void launch_qk_norm_rope(const QkNormRopeParams& p, void* stream) {
     default: throw InvalidArgument("qk_norm_rope: unknown element type " + num(static_cast<int>(p.dtype)));
   }
   const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess)
-    throw Error(std::string("qk_norm_rope: kernel launch failed: ") + cudaGetErrorString(err));
+  if (err != cudaSuccess) throw Error(std::string("qk_norm_rope: kernel launch failed: ") + cudaGetErrorString(err));
 }
 
 }  // namespace dype::cuda

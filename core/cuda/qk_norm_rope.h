@@ -34,8 +34,8 @@ struct QkNormRopeParams {
   RowStrides out;
   const void* q_scale = nullptr;  // [head_dim], contiguous
   const void* k_scale = nullptr;
-  bool scale_is_f32 = true;       // scales stored as float32 (else as `dtype`)
-  const float* pe = nullptr;      // row (b, l) at pe + b·pe_batch_stride + l·2·head_dim; [D/2, 2, 2] per row
+  bool scale_is_f32 = true;          // scales stored as float32 (else as `dtype`)
+  const float* pe = nullptr;         // row (b, l) at pe + b·pe_batch_stride + l·2·head_dim; [D/2, 2, 2] per row
   std::int64_t pe_batch_stride = 0;  // 0: one table shared by the whole batch
   float eps = 1e-6f;
 };

@@ -106,7 +106,7 @@ void yarn_blend(AxisFrequencies& ax, double theta, std::int64_t d, double base_p
   for (std::size_t j = 0; j < pairs; ++j) {
     const double ntk = 1.0 / std::pow(ntk_theta, double(2 * j) / double(d));
     double w = omega_lin[j] * (1.0 - m_beta[j]) + ntk * m_beta[j];  // small j -> NTK, large j -> PI
-    w = w * (1.0 - m_gamma[j]) + base[j] * m_gamma[j];             // small j -> untouched
+    w = w * (1.0 - m_gamma[j]) + base[j] * m_gamma[j];              // small j -> untouched
     omega[j] = w;
   }
   ax.omega = std::move(omega);
@@ -220,8 +220,7 @@ std::vector<AxisFrequencies> rope_frequencies(const DypeConfig& cfg, const RopeG
         yarn_blend(ax, theta, d, base_patches, lin, s, thr, false);
         break;
       }
-      default:
-        break;
+      default: break;
     }
     out.push_back(std::move(ax));
   }

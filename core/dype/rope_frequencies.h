@@ -18,12 +18,12 @@ enum class YarnForm { Paper, Comfy };
 
 struct DypeConfig {
   DypeMethod method = DypeMethod::YaRN;
-  bool dynamic = true;             // DyPE on: strength follows κ(t) = λs·t^λt; off: the static method
+  bool dynamic = true;  // DyPE on: strength follows κ(t) = λs·t^λt; off: the static method
   YarnForm yarn_form = YarnForm::Paper;
-  double lambda_s = 2.0;           // "strength"
-  double lambda_t = 2.0;           // "exponent"
-  int base_resolution = 1024;      // px; base grid = base_resolution / 16 tokens per axis
-  bool isotropic = false;          // one s = max over spatial axes instead of one s per axis (DYPE.md §2.10)
+  double lambda_s = 2.0;       // "strength"
+  double lambda_t = 2.0;       // "exponent"
+  int base_resolution = 1024;  // px; base grid = base_resolution / 16 tokens per axis
+  bool isotropic = false;      // one s = max over spatial axes instead of one s per axis (DYPE.md §2.10)
 };
 
 // RoPE geometry of the model: FLUX.1 is theta 10000, axes 16/56/56.

@@ -14,9 +14,10 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& pe) {
                           c10::str(x.sizes()) + " (expected [" + std::to_string(B) + ", 1, " + std::to_string(L) +
                           ", " + std::to_string(D / 2) + ", 2, 2])");
   // Pairs (x0, x1) = (x[2j], x[2j+1]); out[j][r] = pe[j][r][0]·x0 + pe[j][r][1]·x1, in float32 (BFL order).
-  const at::Tensor xf = x.to(at::kFloat).reshape({B, H, L, D / 2, 1, 2});          // [B, H, L, D/2, 1, 2]
-  const at::Tensor pf = pe.to(x.device(), at::kFloat);                               // [B, 1, L, D/2, 2, 2]
-  const at::Tensor out = pf.select(-1, 0) * xf.select(-1, 0) + pf.select(-1, 1) * xf.select(-1, 1);  // [B, H, L, D/2, 2]
+  const at::Tensor xf = x.to(at::kFloat).reshape({B, H, L, D / 2, 1, 2});  // [B, H, L, D/2, 1, 2]
+  const at::Tensor pf = pe.to(x.device(), at::kFloat);                     // [B, 1, L, D/2, 2, 2]
+  const at::Tensor out =
+      pf.select(-1, 0) * xf.select(-1, 0) + pf.select(-1, 1) * xf.select(-1, 1);  // [B, H, L, D/2, 2]
   return out.reshape({B, H, L, D}).to(x.scalar_type());
 }
 

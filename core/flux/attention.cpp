@@ -17,9 +17,9 @@ namespace {
 void check_qkv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || q.size(0) != k.size(0) || q.size(1) != k.size(1) ||
       q.size(3) != k.size(3) || k.sizes() != v.sizes())
-    throw InvalidArgument("attention: q, k, v must be [B, H, L, D] with matching B, H, D and k, v of equal shape; got q " +
-                          std::string(c10::str(q.sizes())) + ", k " + c10::str(k.sizes()) + ", v " +
-                          c10::str(v.sizes()));
+    throw InvalidArgument(
+        "attention: q, k, v must be [B, H, L, D] with matching B, H, D and k, v of equal shape; got q " +
+        std::string(c10::str(q.sizes())) + ", k " + c10::str(k.sizes()) + ", v " + c10::str(v.sizes()));
 }
 }  // namespace
 
@@ -42,7 +42,8 @@ at::Tensor scaled_dot_product_chunked(const at::Tensor& q, const at::Tensor& k, 
   const bool low_precision = q.scalar_type() == at::kHalf || q.scalar_type() == at::kBFloat16;
   // A chunk holds the scores and their softmax (float32 when the compute dtype is narrower).
   const std::int64_t bytes_per_row = B * H * Lk * 4 * (low_precision ? 3 : 2);
-  const std::int64_t rows = std::max<std::int64_t>(1, std::min(Lq, max_score_bytes / std::max<std::int64_t>(1, bytes_per_row)));
+  const std::int64_t rows =
+      std::max<std::int64_t>(1, std::min(Lq, max_score_bytes / std::max<std::int64_t>(1, bytes_per_row)));
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   const at::Tensor kt = k.transpose(-2, -1);  // [B, H, D, Lk]
   at::Tensor out = at::empty({B, H, Lq, v.size(3)}, q.options());
@@ -67,8 +68,8 @@ at::Tensor scaled_dot_product(const at::Tensor& q, const at::Tensor& k, const at
 }
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& pe) {
-  const at::Tensor qr = apply_rope(q, pe), kr = apply_rope(k, pe);  // [B, H, L, D]
-  const at::Tensor x = scaled_dot_product(qr, kr, v);                 // [B, H, L, D]
+  const at::Tensor qr = apply_rope(q, pe), kr = apply_rope(k, pe);                        // [B, H, L, D]
+  const at::Tensor x = scaled_dot_product(qr, kr, v);                                     // [B, H, L, D]
   return x.permute({0, 2, 1, 3}).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});  // [B, L, H*D]
 }
 

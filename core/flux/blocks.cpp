@@ -83,15 +83,15 @@ SingleStreamBlockImpl::SingleStreamBlockImpl(io::WeightSource& ws, const std::st
 at::Tensor SingleStreamBlockImpl::forward(const at::Tensor& x, const at::Tensor& vec, const at::Tensor& pe,
                                           const CancelPoint& check) {
   const ModulationOut mod = modulation->forward(vec).first;
-  const at::Tensor h = linear1->forward(modulate(x, mod));           // [B, L, 3C + M]
+  const at::Tensor h = linear1->forward(modulate(x, mod));  // [B, L, 3C + M]
   if (check) check();
   auto h_split = h.split_with_sizes({3 * hidden_, mlp_hidden_}, -1);  // [B, L, 3C], [B, L, M]
   auto qkv = split_heads(h_split[0], num_heads_);                     // [B, H, L, D] ×3
   auto qk = norm->forward(qkv[0], qkv[1], qkv[2]);
-  const at::Tensor attn = attention(qk.first, qk.second, qkv[2], pe);   // [B, L, C]
-  const at::Tensor mlp = at::gelu(h_split[1], "tanh");                  // [B, L, M]
+  const at::Tensor attn = attention(qk.first, qk.second, qkv[2], pe);  // [B, L, C]
+  const at::Tensor mlp = at::gelu(h_split[1], "tanh");                 // [B, L, M]
   if (check) check();
-  return x + mod.gate * linear2->forward(at::cat({attn, mlp}, 2));      // [B, L, C]
+  return x + mod.gate * linear2->forward(at::cat({attn, mlp}, 2));  // [B, L, C]
 }
 
 }  // namespace dype::flux

@@ -28,8 +28,8 @@ std::int64_t FluxConfig::parameter_count() const {
   std::int64_t n = linear(in_channels, h) + mlp_embedder(256) + mlp_embedder(vec_in_dim) + linear(context_in_dim, h);
   if (guidance_embed) n += mlp_embedder(256);
   // one stream (img or txt) of a double block: modulation ×6, qkv, q/k norm scales, proj, mlp
-  const std::int64_t stream = linear(h, 6 * h) + linear(h, 3 * h, qkv_bias) + 2 * hd + linear(h, h) + linear(h, m) +
-                              linear(m, h);
+  const std::int64_t stream =
+      linear(h, 6 * h) + linear(h, 3 * h, qkv_bias) + 2 * hd + linear(h, h) + linear(h, m) + linear(m, h);
   const std::int64_t single = linear(h, 3 * h + m) + linear(h + m, h) + 2 * hd + linear(h, 3 * h);
   n += depth * 2 * stream + depth_single_blocks * single;
   n += linear(h, out_channels) + linear(h, 2 * h);
@@ -44,8 +44,7 @@ void FluxConfig::validate(const std::string& source) const {
     fail("hidden size " + std::to_string(hidden_size) + " and head count " + std::to_string(num_heads) +
          " must be positive");
   if (hidden_size % num_heads != 0)
-    fail("hidden size " + std::to_string(hidden_size) + " is not divisible by " + std::to_string(num_heads) +
-         " heads");
+    fail("hidden size " + std::to_string(hidden_size) + " is not divisible by " + std::to_string(num_heads) + " heads");
   if (in_channels <= 0 || out_channels <= 0 || vec_in_dim <= 0 || context_in_dim <= 0)
     fail("in_channels " + std::to_string(in_channels) + ", out_channels " + std::to_string(out_channels) +
          ", vec_in_dim " + std::to_string(vec_in_dim) + " and context_in_dim " + std::to_string(context_in_dim) +
@@ -91,8 +90,7 @@ FluxConfig flux_config_from_diffusers(const nlohmann::json& j, const std::string
   auto get_int = [&](const char* key, std::int64_t& out) {
     if (!j.contains(key) || j[key].is_null()) return false;
     if (!j[key].is_number_integer())
-      throw ModelError("transformer config '" + source + "': \"" + key + "\" must be an integer, got " +
-                       j[key].dump());
+      throw ModelError("transformer config '" + source + "': \"" + key + "\" must be an integer, got " + j[key].dump());
     out = j[key].get<std::int64_t>();
     return true;
   };
@@ -117,7 +115,8 @@ FluxConfig flux_config_from_diffusers(const nlohmann::json& j, const std::string
     get_int("in_channels", c.in_channels);
     c.out_channels = c.in_channels;  // diffusers: out_channels null means in_channels
     get_int("out_channels", c.out_channels);
-    if (j.contains("guidance_embeds") && !j["guidance_embeds"].is_null()) c.guidance_embed = j["guidance_embeds"].get<bool>();
+    if (j.contains("guidance_embeds") && !j["guidance_embeds"].is_null())
+      c.guidance_embed = j["guidance_embeds"].get<bool>();
     if (j.contains("axes_dims_rope") && !j["axes_dims_rope"].is_null())
       c.axes_dim = j["axes_dims_rope"].get<std::vector<std::int64_t>>();
     if (j.contains("theta") && j["theta"].is_number()) c.theta = j["theta"].get<double>();
@@ -159,8 +158,8 @@ FluxConfig infer_flux_config(const ShapeLookup& shape_of, const std::string& sou
     throw ModelError("cannot infer the FLUX transformer config from '" + source +
                      "': it has no double_blocks.N or single_blocks.N tensors (truncated file?)");
 
-  const std::string norm = c.depth > 0 ? "double_blocks.0.img_attn.norm.query_norm.scale"
-                                       : "single_blocks.0.norm.query_norm.scale";
+  const std::string norm =
+      c.depth > 0 ? "double_blocks.0.img_attn.norm.query_norm.scale" : "single_blocks.0.norm.query_norm.scale";
   const std::int64_t head_dim = need(norm, 1)[0];
   if (head_dim <= 0 || c.hidden_size % head_dim != 0)
     throw ModelError("cannot infer the FLUX transformer config from '" + source + "': hidden size " +
@@ -179,7 +178,8 @@ FluxConfig infer_flux_config(const ShapeLookup& shape_of, const std::string& sou
 
   if (head_dim % 16 != 0)
     throw ModelError("cannot infer the FLUX transformer config from '" + source + "': head dim " +
-                     std::to_string(head_dim) + " is not a multiple of 16, so the RoPE axes head_dim·[1/8, 7/16, "
+                     std::to_string(head_dim) +
+                     " is not a multiple of 16, so the RoPE axes head_dim·[1/8, 7/16, "
                      "7/16] are not whole numbers; provide a config.json with axes_dims_rope");
   c.axes_dim = {head_dim / 8, head_dim * 7 / 16, head_dim * 7 / 16};
   c.theta = 10000.0;

@@ -3,25 +3,24 @@
 // when one is present, otherwise they are inferred from the tensor shapes of the checkpoint (DESIGN.md §3).
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "core/dype/rope_frequencies.h"
 
 namespace dype::flux {
 
 struct FluxConfig {
-  std::int64_t in_channels = 64;   // packed latent features per token (16 channels × 2×2 patch)
+  std::int64_t in_channels = 64;  // packed latent features per token (16 channels × 2×2 patch)
   std::int64_t out_channels = 64;
   std::int64_t vec_in_dim = 768;       // CLIP pooled size
   std::int64_t context_in_dim = 4096;  // T5 hidden size
   std::int64_t hidden_size = 3072;
   double mlp_ratio = 4.0;
   std::int64_t num_heads = 24;
-  std::int64_t depth = 19;               // double-stream blocks
+  std::int64_t depth = 19;                // double-stream blocks
   std::int64_t depth_single_blocks = 38;  // single-stream blocks
   std::vector<std::int64_t> axes_dim{16, 56, 56};
   double theta = 10000.0;
@@ -32,7 +31,9 @@ struct FluxConfig {
   static FluxConfig schnell();
 
   std::int64_t head_dim() const { return num_heads > 0 ? hidden_size / num_heads : 0; }
-  std::int64_t mlp_hidden_dim() const { return static_cast<std::int64_t>(static_cast<double>(hidden_size) * mlp_ratio); }
+  std::int64_t mlp_hidden_dim() const {
+    return static_cast<std::int64_t>(static_cast<double>(hidden_size) * mlp_ratio);
+  }
   RopeGeometry rope_geometry() const { return RopeGeometry{theta, axes_dim}; }
   // Number of parameters of the model this config describes (weights + biases + norm scales).
   std::int64_t parameter_count() const;

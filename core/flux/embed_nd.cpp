@@ -115,7 +115,8 @@ void embed_nd_into(at::Tensor& pe_out, const at::Tensor& ids, const DypeConfig& 
   at::Tensor flat64;  // [N, A] float64 on the CPU: the fast path's input
   if (ids.device().is_cpu() && N > 0) flat64 = flat.to(at::kDouble).contiguous();
   for (std::int64_t a = 0; a < n_axes && N > 0; ++a) {
-    if (!flat64.defined() || !distinct_positions_integral(flat64.data_ptr<double>() + a, N, n_axes, pos[std::size_t(a)]))
+    if (!flat64.defined() ||
+        !distinct_positions_integral(flat64.data_ptr<double>() + a, N, n_axes, pos[std::size_t(a)]))
       pos[std::size_t(a)] = distinct_positions_unique(flat.select(1, a));
     const double max_pos = pos[std::size_t(a)].values.back();
     if (!std::isfinite(max_pos)) throw InvalidArgument("embed_nd: position ids contain a non-finite value");
@@ -129,7 +130,7 @@ void embed_nd_into(at::Tensor& pe_out, const at::Tensor& ids, const DypeConfig& 
   if (!(pe_out.defined() && pe_out.sizes() == at::IntArrayRef(shape) && pe_out.scalar_type() == at::kFloat &&
         pe_out.device() == ids.device() && pe_out.is_contiguous()))
     pe_out = at::empty(shape, ids.options().dtype(at::kFloat));  // [B, 1, L, P, 2, 2]
-  at::Tensor pe = pe_out.view({N, total_pairs, 2, 2});              // [N, P, 2, 2]
+  at::Tensor pe = pe_out.view({N, total_pairs, 2, 2});           // [N, P, 2, 2]
   if (N > 0) {
     std::vector<at::Tensor> tables;
     for (std::int64_t a = 0; a < n_axes; ++a)
@@ -159,7 +160,7 @@ void embed_nd_into(at::Tensor& pe_out, const at::Tensor& ids, const DypeConfig& 
       std::int64_t offset = 0;
       for (std::int64_t a = 0; a < n_axes; ++a) {
         const std::int64_t pairs = geo.axes_dim[std::size_t(a)] / 2;
-        at::Tensor table = tables[std::size_t(a)].to(ids.device());                   // [U, P_a, 2, 2]
+        at::Tensor table = tables[std::size_t(a)].to(ids.device());                             // [U, P_a, 2, 2]
         pe.narrow(1, offset, pairs).copy_(table.index_select(0, pos[std::size_t(a)].inverse));  // [N, P_a, 2, 2]
         offset += pairs;
       }

@@ -19,14 +19,14 @@ LinearImpl::LinearImpl(io::WeightSource& ws, const std::string& prefix, std::int
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
-  const at::Tensor w = weight_.to_transient(x.scalar_type(), x.device());  // [out, in], used once
+  const at::Tensor w = weight_.to_transient(x.scalar_type(), x.device());                 // [out, in], used once
   at::Tensor y = at::linear(x, w, bias_.defined() ? cast_like(bias_, x) : at::Tensor());  // [..., out]
   if (!lora_down_.defined()) return y;
   // Low rank first: A·x is [N, Σr], so the adapters cost O(r·(in + out)) per token instead of a merged weight.
   const std::int64_t out = y.size(-1);
   const at::Tensor h = at::mm(x.reshape({-1, x.size(-1)}), cast_like(lora_down_, x).t());  // [N, Σr]
   if (!y.is_contiguous()) y = y.contiguous();  // (linear's output always is; the view below needs it)
-  at::Tensor y2 = y.view({-1, out});  // [N, out], shares y's memory
+  at::Tensor y2 = y.view({-1, out});           // [N, out], shares y's memory
   for (const LoraPiece& p : lora_pieces_) {
     // Accumulated into y by the GEMM itself (beta 1): no temporary, no extra pass over y. A fused layer's part
     // writes its column range, a strided block the GEMM takes as is.
@@ -131,7 +131,7 @@ at::Tensor timestep_embedding(const at::Tensor& t, std::int64_t dim, double max_
   const std::int64_t half = dim / 2;
   const at::Tensor freqs = (at::arange(0, half, at::TensorOptions().dtype(at::kFloat).device(t.device())) *
                             (-std::log(max_period)) / static_cast<double>(half))
-                               .exp();  // [half]
+                               .exp();                           // [half]
   const at::Tensor args = ts.unsqueeze(1) * freqs.unsqueeze(0);  // [B, half]
   at::Tensor emb = at::cat({at::cos(args), at::sin(args)}, -1);  // [B, 2*half]
   if (dim % 2) emb = at::cat({emb, at::zeros_like(emb.narrow(-1, 0, 1))}, -1);

@@ -22,8 +22,8 @@ at::Tensor cast_like(const at::Tensor& w, const at::Tensor& like);
 // One low-rank adapter on a Linear (LoRA): adds scale·B·(A·x) to output rows [row_start, row_start + rows) —
 // all rows, or one part of a fused layer (a diffusers to_k adapter on our qkv covers its middle third).
 struct LoraDelta {
-  at::Tensor down;  // A [r, in], any float dtype
-  at::Tensor up;    // B [rows, r]
+  at::Tensor down;   // A [r, in], any float dtype
+  at::Tensor up;     // B [rows, r]
   double scale = 1;  // strength · alpha / r
   std::int64_t row_start = 0;
 };
@@ -32,7 +32,7 @@ struct LoraDelta {
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(io::WeightSource& ws, const std::string& prefix, std::int64_t in, std::int64_t out, bool bias = true);
-  at::Tensor forward(const at::Tensor& x);  // [..., in] -> [..., out]
+  at::Tensor forward(const at::Tensor& x);                   // [..., in] -> [..., out]
   const at::Tensor& weight() const { return weight_.data; }  // as stored (float8 codes: kByte)
   const io::StoredWeight& stored_weight() const { return weight_; }
   std::int64_t in_features() const { return weight_.data.size(1); }

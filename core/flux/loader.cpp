@@ -55,9 +55,9 @@ DiffusersSource diffusers_source(const std::string& bfl) {
   if (block("double_blocks.", n, rest)) {
     const std::string p = "transformer_blocks." + n + ".";
     static const std::map<std::string, std::string> dbl = {
-        {"img_mod.lin", "norm1.linear"},     {"txt_mod.lin", "norm1_context.linear"},
-        {"img_attn.proj", "attn.to_out.0"},  {"txt_attn.proj", "attn.to_add_out"},
-        {"img_mlp.0", "ff.net.0.proj"},      {"img_mlp.2", "ff.net.2"},
+        {"img_mod.lin", "norm1.linear"},        {"txt_mod.lin", "norm1_context.linear"},
+        {"img_attn.proj", "attn.to_out.0"},     {"txt_attn.proj", "attn.to_add_out"},
+        {"img_mlp.0", "ff.net.0.proj"},         {"img_mlp.2", "ff.net.2"},
         {"txt_mlp.0", "ff_context.net.0.proj"}, {"txt_mlp.2", "ff_context.net.2"},
     };
     static const std::map<std::string, std::string> dbl_norm = {
@@ -67,7 +67,8 @@ DiffusersSource diffusers_source(const std::string& bfl) {
         {"txt_attn.norm.key_norm", "attn.norm_added_k"},
     };
     if (auto it = dbl.find(rest); it != dbl.end()) return direct(p + it->second + "." + leaf);
-    if (auto it = dbl_norm.find(rest); it != dbl_norm.end() && leaf == "scale") return direct(p + it->second + ".weight");
+    if (auto it = dbl_norm.find(rest); it != dbl_norm.end() && leaf == "scale")
+      return direct(p + it->second + ".weight");
     if (rest == "img_attn.qkv")
       return {{p + "attn.to_q." + leaf, p + "attn.to_k." + leaf, p + "attn.to_v." + leaf}, Assembly::Concat};
     if (rest == "txt_attn.qkv")
@@ -100,8 +101,10 @@ ShapeLookup diffusers_shapes(const io::TensorStore& store, const std::string& pr
     for (const auto& n : src.names) {
       const io::TensorInfo* info = store.find(prefix + n);
       if (!info) return std::nullopt;
-      if (shape.empty()) shape = info->shape;
-      else if (!shape.empty() && !info->shape.empty()) shape[0] += info->shape[0];
+      if (shape.empty())
+        shape = info->shape;
+      else if (!shape.empty() && !info->shape.empty())
+        shape[0] += info->shape[0];
     }
     return shape;
   };
@@ -116,7 +119,8 @@ ShapeLookup bfl_shapes(const io::TensorStore& store, const std::string& prefix) 
 }
 
 // The diffusers resolver: assembles BFL tensors from diffusers ones; notes what could not be assembled.
-io::CheckpointWeights::Resolver diffusers_resolver(std::string prefix, std::shared_ptr<std::vector<std::string>> notes) {
+io::CheckpointWeights::Resolver diffusers_resolver(std::string prefix,
+                                                   std::shared_ptr<std::vector<std::string>> notes) {
   return [prefix, notes](const io::TensorStore& store, const std::string& bfl,
                          std::vector<std::string>& consumed) -> io::StoredWeight {
     const DiffusersSource src = diffusers_source(bfl);
@@ -145,7 +149,8 @@ io::CheckpointWeights::Resolver diffusers_resolver(std::string prefix, std::shar
         return {};
       }
       const std::int64_t h = t.size(0) / 2;
-      return io::concat_rows({parts[0].narrow_rows(h, h), parts[0].narrow_rows(0, h)});  // (scale, shift) -> (shift, scale)
+      return io::concat_rows(
+          {parts[0].narrow_rows(h, h), parts[0].narrow_rows(0, h)});  // (scale, shift) -> (shift, scale)
     }
     // Concat along dim 0 (parts must agree on everything but their row count).
     for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -169,7 +174,8 @@ io::CheckpointWeights::Resolver diffusers_resolver(std::string prefix, std::shar
 
 const char* layout_name(FluxLayout layout) { return layout == FluxLayout::BFL ? "BFL" : "diffusers"; }
 
-FluxCheckpointInfo inspect_flux_checkpoint(const io::TensorStore& store, const std::optional<std::string>& config_json) {
+FluxCheckpointInfo inspect_flux_checkpoint(const io::TensorStore& store,
+                                           const std::optional<std::string>& config_json) {
   FluxCheckpointInfo info;
   info.label = store.label();
   const std::vector<std::string> names = store.names();
@@ -199,8 +205,8 @@ FluxCheckpointInfo inspect_flux_checkpoint(const io::TensorStore& store, const s
   return info;
 }
 
-Flux load_flux(std::shared_ptr<const io::TensorStore> store, const FluxLoadOptions& options, FluxCheckpointInfo* info_out,
-               const std::optional<std::string>& config_json) {
+Flux load_flux(std::shared_ptr<const io::TensorStore> store, const FluxLoadOptions& options,
+               FluxCheckpointInfo* info_out, const std::optional<std::string>& config_json) {
   FluxCheckpointInfo info = inspect_flux_checkpoint(*store, config_json);
   if (options.config) {
     info.config = *options.config;
@@ -210,8 +216,7 @@ Flux load_flux(std::shared_ptr<const io::TensorStore> store, const FluxLoadOptio
   auto notes = std::make_shared<std::vector<std::string>>();
   io::CheckpointWeights::Resolver resolver;
   if (info.layout == FluxLayout::Diffusers) resolver = diffusers_resolver(info.prefix, notes);
-  io::CheckpointWeights ws(store, "FLUX transformer", options.dtype, options.device,
-                           info.prefix, resolver,
+  io::CheckpointWeights ws(store, "FLUX transformer", options.dtype, options.device, info.prefix, resolver,
                            options.keep_storage_dtype);
   Flux model(info.config, ws);
   try {
@@ -219,8 +224,8 @@ Flux load_flux(std::shared_ptr<const io::TensorStore> store, const FluxLoadOptio
   } catch (const ModelError& e) {
     std::string msg = e.what();
     msg += "\n  Layout: " + std::string(layout_name(info.layout)) +
-           (info.prefix.empty() ? "" : " with prefix '" + info.prefix + "'") + "; config from " +
-           info.config_source + ": " + info.config.describe();
+           (info.prefix.empty() ? "" : " with prefix '" + info.prefix + "'") + "; config from " + info.config_source +
+           ": " + info.config.describe();
     if (!notes->empty()) {
       msg += "\n  diffusers tensors that could not be assembled into BFL ones:";
       for (std::size_t i = 0; i < notes->size() && i < 12; ++i) msg += "\n    " + (*notes)[i];

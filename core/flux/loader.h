@@ -39,7 +39,7 @@ struct FluxLoadOptions {
 
 struct FluxCheckpointInfo {
   FluxLayout layout = FluxLayout::BFL;
-  std::string prefix;         // key prefix stripped, e.g. "model.diffusion_model." ("" when none)
+  std::string prefix;  // key prefix stripped, e.g. "model.diffusion_model." ("" when none)
   FluxConfig config;
   std::string config_source;  // path of config.json, "tensor shapes" or "explicit"
   std::string label;          // what was opened

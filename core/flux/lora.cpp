@@ -63,8 +63,8 @@ enum class Role { Down, Up, Alpha };
 // Splits "<stem>.<suffix>" for the LoRA suffixes of the three families; false for anything else.
 bool split_key(const std::string& key, std::string* stem, Role* role) {
   static const std::pair<const char*, Role> suffixes[] = {
-      {".lora_A.weight", Role::Down},   {".lora_B.weight", Role::Up},       {".lora_down.weight", Role::Down},
-      {".lora_up.weight", Role::Up},     {".lora.down.weight", Role::Down}, {".lora.up.weight", Role::Up},
+      {".lora_A.weight", Role::Down}, {".lora_B.weight", Role::Up},      {".lora_down.weight", Role::Down},
+      {".lora_up.weight", Role::Up},  {".lora.down.weight", Role::Down}, {".lora.up.weight", Role::Up},
       {".alpha", Role::Alpha},
   };
   for (const auto& [suffix, r] : suffixes) {
@@ -149,7 +149,9 @@ LoraFile load_lora(const std::string& path, const FluxImpl& model) {
   for (const auto& [stem, g] : groups) {
     const Target& t = *g.target;
     if (g.down_key.empty() || g.up_key.empty()) {
-      problems.push_back(stem + ": " + (g.down_key.empty() ? "an up/B matrix without its down/A" : "a down/A matrix without its up/B"));
+      problems.push_back(
+          stem + ": " +
+          (g.down_key.empty() ? "an up/B matrix without its down/A" : "a down/A matrix without its up/B"));
       continue;
     }
     LoraLayer l;
@@ -160,20 +162,21 @@ LoraFile load_lora(const std::string& path, const FluxImpl& model) {
     l.down = store->tensor(g.down_key).clone();  // [r, in]
     l.up = store->tensor(g.up_key).clone();      // [rows, r]
     if (!l.down.is_floating_point() || !l.up.is_floating_point()) {
-      problems.push_back(stem + ": A and B must be floating-point, got " + std::string(c10::toString(l.down.scalar_type())) +
-                         " and " + c10::toString(l.up.scalar_type()));
+      problems.push_back(stem + ": A and B must be floating-point, got " +
+                         std::string(c10::toString(l.down.scalar_type())) + " and " +
+                         c10::toString(l.up.scalar_type()));
       continue;
     }
     const std::int64_t in = t.layer->in_features();
     const bool ok = l.down.dim() == 2 && l.up.dim() == 2 && l.down.size(1) == in && l.up.size(0) == t.rows &&
                     l.up.size(1) == l.down.size(0) && l.down.size(0) > 0;
     if (!ok) {
-      problems.push_back(stem + ": A " + c10::str(l.down.sizes()) + ", B " + c10::str(l.up.sizes()) + " do not fit " +
-                         t.module + (t.rows != t.layer->out_features()
-                                         ? " rows [" + std::to_string(t.row_start) + ", " +
-                                               std::to_string(t.row_start + t.rows) + ")"
-                                         : std::string()) +
-                         " (expected A [r, " + std::to_string(in) + "], B [" + std::to_string(t.rows) + ", r])");
+      problems.push_back(
+          stem + ": A " + c10::str(l.down.sizes()) + ", B " + c10::str(l.up.sizes()) + " do not fit " + t.module +
+          (t.rows != t.layer->out_features()
+               ? " rows [" + std::to_string(t.row_start) + ", " + std::to_string(t.row_start + t.rows) + ")"
+               : std::string()) +
+          " (expected A [r, " + std::to_string(in) + "], B [" + std::to_string(t.rows) + ", r])");
       continue;
     }
     const std::int64_t rank = l.down.size(0);
@@ -195,8 +198,10 @@ LoraFile load_lora(const std::string& path, const FluxImpl& model) {
     file.layers.push_back(std::move(l));
   }
   if (!problems.empty())
-    throw ModelError(what + ": " + std::to_string(problems.size()) + " adapters cannot be applied to this FLUX "
-                     "transformer (" + model.config().describe() + "):" + listing(problems));
+    throw ModelError(what + ": " + std::to_string(problems.size()) +
+                     " adapters cannot be applied to this FLUX "
+                     "transformer (" +
+                     model.config().describe() + "):" + listing(problems));
   for (const auto& f : families) file.formats += (file.formats.empty() ? "" : " + ") + f;
   return file;
 }

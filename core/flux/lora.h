@@ -30,16 +30,16 @@ namespace dype::flux {
 
 // One adapter of a file, matched onto one Linear of the model (strength-free).
 struct LoraLayer {
-  std::string module;         // our (BFL) module name: "double_blocks.3.img_attn.qkv"
-  std::string key;            // the stem in the file: "transformer.transformer_blocks.3.attn.to_k"
-  at::Tensor down, up;        // A [r, in], B [rows, r], on the CPU in the file's float dtype
-  double alpha_scale = 1;     // alpha / r, or 1 without alpha
+  std::string module;          // our (BFL) module name: "double_blocks.3.img_attn.qkv"
+  std::string key;             // the stem in the file: "transformer.transformer_blocks.3.attn.to_k"
+  at::Tensor down, up;         // A [r, in], B [rows, r], on the CPU in the file's float dtype
+  double alpha_scale = 1;      // alpha / r, or 1 without alpha
   std::int64_t row_start = 0;  // first output row of `module` that B writes
 };
 
 struct LoraFile {
   std::string path;
-  std::string formats;  // key families found, e.g. "kohya" or "BFL + diffusers"
+  std::string formats;    // key families found, e.g. "kohya" or "BFL + diffusers"
   std::int64_t rank = 0;  // largest rank in the file
   std::vector<LoraLayer> layers;
   std::uint64_t bytes() const;  // memory held by the adapters

@@ -32,8 +32,8 @@ FluxImpl::FluxImpl(const FluxConfig& config, io::WeightSource& ws)
 
   auto doubles = register_module("double_blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < config_.depth; ++i) {
-    double_blocks.emplace_back(ws, "double_blocks." + std::to_string(i), h, config_.num_heads,
-                               config_.mlp_hidden_dim(), config_.qkv_bias);
+    double_blocks.emplace_back(ws, "double_blocks." + std::to_string(i), h, config_.num_heads, config_.mlp_hidden_dim(),
+                               config_.qkv_bias);
     doubles->push_back(double_blocks.back());
   }
   auto singles = register_module("single_blocks", torch::nn::ModuleList());
@@ -77,14 +77,14 @@ at::Tensor FluxImpl::build_pe(const at::Tensor& txt_ids, const at::Tensor& img_i
       img_ids.size(2) != 3 || txt_ids.size(0) != img_ids.size(0))
     throw InvalidArgument("FLUX forward: txt_ids and img_ids must be [B, L, 3] with the same B; got " + sz(txt_ids) +
                           " and " + sz(img_ids));
-  const at::Tensor ids = at::cat({txt_ids, img_ids}, 1);  // [B, L_txt + L_img, 3], text first
+  const at::Tensor ids = at::cat({txt_ids, img_ids}, 1);   // [B, L_txt + L_img, 3], text first
   return embed_nd(ids, dype, config_.rope_geometry(), t);  // [B, 1, L, D/2, 2, 2]
 }
 
 at::Tensor FluxImpl::embed_vec(const at::Tensor& timesteps, const at::Tensor& y, const at::Tensor& guidance,
                                Intermediates* capture) {
   const at::Tensor t_emb = timestep_embedding(timesteps.to(device_)).to(dtype_);  // [B, 256]
-  at::Tensor vec = time_in->forward(t_emb);                                        // [B, C]
+  at::Tensor vec = time_in->forward(t_emb);                                       // [B, C]
   if (capture) (*capture)["time_in"] = vec;
   if (config_.guidance_embed) {
     const at::Tensor g = guidance_in->forward(timestep_embedding(guidance.to(device_)).to(dtype_));  // [B, C]
@@ -100,8 +100,8 @@ at::Tensor FluxImpl::embed_vec(const at::Tensor& timesteps, const at::Tensor& y,
 
 at::Tensor FluxImpl::forward(const at::Tensor& img, const at::Tensor& img_ids, const at::Tensor& txt,
                              const at::Tensor& txt_ids, const at::Tensor& timesteps, const at::Tensor& y,
-                             const at::Tensor& guidance, const DypeConfig& dype, double dype_t,
-                             Intermediates* capture, const BlockObserver& on_block, const CancelPoint& check) {
+                             const at::Tensor& guidance, const DypeConfig& dype, double dype_t, Intermediates* capture,
+                             const BlockObserver& on_block, const CancelPoint& check) {
   check_inputs(img, txt, timesteps, y, guidance);
   if (img_ids.defined() && txt_ids.defined() &&
       (img_ids.dim() != 3 || txt_ids.dim() != 3 || img_ids.size(1) != img.size(1) || txt_ids.size(1) != txt.size(1)))
@@ -125,7 +125,7 @@ at::Tensor FluxImpl::forward(const at::Tensor& img_raw, const at::Tensor& txt_ra
   at::Tensor img = img_in->forward(img_raw.to(device_, dtype_));  // [B, L_img, C]
   if (capture) (*capture)["img_in"] = img;
   const at::Tensor vec = embed_vec(timesteps, y, guidance, capture);  // [B, C]
-  at::Tensor txt = txt_in->forward(txt_raw.to(device_, dtype_));  // [B, L_txt, C]
+  at::Tensor txt = txt_in->forward(txt_raw.to(device_, dtype_));      // [B, L_txt, C]
   if (capture) (*capture)["txt_in"] = txt;
 
   const int total_blocks = static_cast<int>(double_blocks.size() + single_blocks.size());
@@ -146,8 +146,8 @@ at::Tensor FluxImpl::forward(const at::Tensor& img_raw, const at::Tensor& txt_ra
     if (capture) (*capture)["single_blocks." + std::to_string(i)] = x;
     if (on_block) on_block(++blocks_done, total_blocks);
   }
-  x = x.narrow(1, L_txt, L - L_txt);          // [B, L_img, C]
-  return final_layer->forward(x, vec);          // [B, L_img, out]
+  x = x.narrow(1, L_txt, L - L_txt);    // [B, L_img, C]
+  return final_layer->forward(x, vec);  // [B, L_img, out]
 }
 
 Flux make_random_flux(const FluxConfig& config, std::uint64_t seed, at::ScalarType dtype, at::Device device) {

@@ -23,7 +23,7 @@ RgbImage tensor_to_rgb(const at::Tensor& image, bool with_16bit) {
   for (std::int64_t y0 = 0; y0 < h; y0 += band) {
     const std::int64_t rows = std::min(band, h - y0);
     at::Tensor x = image[0].narrow(1, y0, rows).to(at::kCPU, at::kFloat).permute({1, 2, 0});  // [rows, W, 3]
-    at::Tensor unit = x.clamp(-1.0, 1.0) + 1.0;                                             // [rows, W, 3] in [0, 2]
+    at::Tensor unit = x.clamp(-1.0, 1.0) + 1.0;                                               // [rows, W, 3] in [0, 2]
     at::Tensor u8 = (unit * 127.5).round().to(at::kByte).contiguous();
     std::memcpy(out.rgb8.data() + y0 * w * 3, u8.data_ptr<std::uint8_t>(), static_cast<std::size_t>(u8.numel()));
     if (with_16bit) {

@@ -155,8 +155,8 @@ void write_png(const std::string& path, const RgbImage& image, int bit_depth, co
     buf.push_back('\0');
     const int fd = ::mkstemps(buf.data(), 5);
     if (fd < 0)
-      throw IoError("cannot create a file in '" + parent_dir(path) + "' to write '" + path + "': " +
-                    std::strerror(errno) + " (check that the folder exists and is writable)");
+      throw IoError("cannot create a file in '" + parent_dir(path) + "' to write '" + path +
+                    "': " + std::strerror(errno) + " (check that the folder exists and is writable)");
     tmp = buf.data();
     ::fchmod(fd, 0644);  // mkstemp creates 0600; an exported image is an ordinary document
     fp = ::fdopen(fd, "wb");
@@ -188,7 +188,8 @@ void write_png(const std::string& path, const RgbImage& image, int bit_depth, co
   if (std::fclose(fp) != 0 && failure.empty()) failure = std::strerror(errno);
   if (!failure.empty()) {
     if (!direct) ::unlink(tmp.c_str());
-    throw IoError("could not write PNG '" + path + "': " + failure + " (no file was written; check free disk space "
+    throw IoError("could not write PNG '" + path + "': " + failure +
+                  " (no file was written; check free disk space "
                   "and permissions)");
   }
   if (!direct && std::rename(tmp.c_str(), path.c_str()) != 0) {

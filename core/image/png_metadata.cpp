@@ -77,7 +77,8 @@ void collect_text(png_structp png, png_infop info, std::vector<std::pair<std::st
   png_get_text(png, info, &texts, &n);
   for (int i = 0; i < n; ++i) {
     const std::string key = latin1_to_utf8(texts[i].key ? texts[i].key : "");
-    const bool itxt = texts[i].compression == PNG_ITXT_COMPRESSION_NONE || texts[i].compression == PNG_ITXT_COMPRESSION_zTXt;
+    const bool itxt =
+        texts[i].compression == PNG_ITXT_COMPRESSION_NONE || texts[i].compression == PNG_ITXT_COMPRESSION_zTXt;
     std::string value;
     if (texts[i].text) {
       const std::size_t len = itxt ? texts[i].itxt_length : texts[i].text_length;

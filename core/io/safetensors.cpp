@@ -206,9 +206,7 @@ const std::uint8_t* SafetensorsFile::data_ptr(const TensorInfo& info) const {
   return static_cast<const std::uint8_t*>(mapping_.get()) + data_offset_ + info.begin;
 }
 
-bool SafetensorsFile::drop_resident_pages() const {
-  return ::madvise(mapping_.get(), file_size_, MADV_DONTNEED) == 0;
-}
+bool SafetensorsFile::drop_resident_pages() const { return ::madvise(mapping_.get(), file_size_, MADV_DONTNEED) == 0; }
 
 at::Tensor SafetensorsFile::raw_bytes(const std::string& name) const {
   const TensorInfo* info = find(name);

@@ -184,9 +184,12 @@ StoredWeight concat_rows(const std::vector<StoredWeight>& parts) {
   std::vector<at::Tensor> per_row;
   for (const auto& p : parts) {
     const std::int64_t n = p.data.size(0);
-    if (!p.scale.defined()) per_row.push_back(at::ones({n}, at::kFloat));
-    else if (p.scale.numel() == 1) per_row.push_back(at::full({n}, p.scale.item<float>(), at::kFloat));
-    else per_row.push_back(p.scale.reshape({n}).to(at::kFloat));
+    if (!p.scale.defined())
+      per_row.push_back(at::ones({n}, at::kFloat));
+    else if (p.scale.numel() == 1)
+      per_row.push_back(at::full({n}, p.scale.item<float>(), at::kFloat));
+    else
+      per_row.push_back(p.scale.reshape({n}).to(at::kFloat));
   }
   out.scale = at::cat(per_row);  // [rows]
   return out;

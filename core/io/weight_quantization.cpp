@@ -153,9 +153,10 @@ StoredWeight read_stored_weight(const TensorStore& store, const std::string& key
   const bool per_tensor = s.numel() == 1;
   const bool per_row = s.numel() == rows && (s.dim() == 1 || (s.dim() == 2 && s.size(1) == 1));
   if (!per_tensor && !per_row)
-    refuse(store, "scale '" + scale_key + "' has shape " + std::string(c10::str(s.sizes())) + ", which is neither one "
-                      "value nor one per row of '" + key + "' " + std::string(c10::str(w.data.sizes())) +
-                      " (block-wise scales are not supported)");
+    refuse(store, "scale '" + scale_key + "' has shape " + std::string(c10::str(s.sizes())) +
+                      ", which is neither one "
+                      "value nor one per row of '" +
+                      key + "' " + std::string(c10::str(w.data.sizes())) + " (block-wise scales are not supported)");
   if (!at::isfinite(s).all().item<bool>()) refuse(store, "scale '" + scale_key + "' holds a non-finite value");
   w.scale = per_tensor ? s.reshape({}).clone() : s.reshape({rows}).clone();  // own copy: tiny
   if (store.contains(base + ".comfy_quant")) consumed.push_back(base + ".comfy_quant");

@@ -44,7 +44,8 @@ StoredWeight CheckpointWeights::take_stored(const std::string& name, at::IntArra
     return placeholder();
   }
   if (w.data.sizes() != shape) {
-    mismatched_.push_back(name + ": checkpoint has " + shape_str(w.data.sizes()) + ", model expects " + shape_str(shape));
+    mismatched_.push_back(name + ": checkpoint has " + shape_str(w.data.sizes()) + ", model expects " +
+                          shape_str(shape));
     return placeholder();
   }
   if (!w.codes && !at::isFloatingType(w.data.scalar_type())) {

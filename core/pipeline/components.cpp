@@ -17,10 +17,10 @@ namespace fs = std::filesystem;
 
 at::Device parse_device(const std::string& device) {
   const bool cuda = device == "cuda" || device.rfind("cuda:", 0) == 0;
-  if (device != "cpu" && !cuda)
-    throw InvalidArgument("unknown device '" + device + "' (valid: cpu, cuda, cuda:N)");
+  if (device != "cpu" && !cuda) throw InvalidArgument("unknown device '" + device + "' (valid: cpu, cuda, cuda:N)");
   if (cuda && !at::hasCUDA())
-    throw InvalidArgument("device '" + device + "' is not available: this build's LibTorch has no CUDA; use --device "
+    throw InvalidArgument("device '" + device +
+                          "' is not available: this build's LibTorch has no CUDA; use --device "
                           "cpu (or build against a CUDA LibTorch, README: GPU build)");
   at::Device d = at::kCPU;
   try {
@@ -32,12 +32,13 @@ at::Device parse_device(const std::string& device) {
     // Compiled in is not enough: the driver must see a GPU, and the index must exist.
     const int gpus = static_cast<int>(at::detail::getCUDAHooks().getNumGPUs());
     if (gpus == 0)
-      throw InvalidArgument("device '" + device + "': no GPU is visible to CUDA (driver missing, or "
+      throw InvalidArgument("device '" + device +
+                            "': no GPU is visible to CUDA (driver missing, or "
                             "CUDA_VISIBLE_DEVICES hides them); use --device cpu");
     if (d.has_index() && d.index() >= gpus)
       throw InvalidArgument("device '" + device + "': this machine has " + std::to_string(gpus) + " GPU" +
-                            (gpus == 1 ? "" : "s") + " (cuda:0" + (gpus > 1 ? " to cuda:" + std::to_string(gpus - 1) : "") +
-                            ")");
+                            (gpus == 1 ? "" : "s") + " (cuda:0" +
+                            (gpus > 1 ? " to cuda:" + std::to_string(gpus - 1) : "") + ")");
   }
   return d;
 }
@@ -55,7 +56,8 @@ at::ScalarType parse_compute_dtype(const std::string& dtype, const at::Device& d
   else
     throw InvalidArgument("unknown dtype '" + dtype + "' (valid: float32, bfloat16, float16)");
   if (device.is_cpu() && t != at::kFloat)
-    throw InvalidArgument("dtype '" + dtype + "' is for GPUs: on the CPU the model computes in float32 (use --dtype "
+    throw InvalidArgument("dtype '" + dtype +
+                          "' is for GPUs: on the CPU the model computes in float32 (use --dtype "
                           "float32)");
   return t;
 }
@@ -86,7 +88,8 @@ void locate_tokenizers(const std::string& dir, std::string* clip, std::string* t
   if (const auto* c = l.find(io::ComponentKind::ClipTokenizer)) *clip = c->path;
   if (const auto* c = l.find(io::ComponentKind::T5Tokenizer)) *t5 = c->path;
   if (clip->empty() || t5->empty())
-    throw ModelError("--tokenizers '" + dir + "' must hold the CLIP tokenizer (vocab.json + merges.txt, e.g. in "
+    throw ModelError("--tokenizers '" + dir +
+                     "' must hold the CLIP tokenizer (vocab.json + merges.txt, e.g. in "
                      "tokenizer/) and the T5 tokenizer (spiece.model, e.g. in tokenizer_2/); found " +
                      (clip->empty() ? std::string("no CLIP tokenizer") : "the CLIP tokenizer") + " and " +
                      (t5->empty() ? "no T5 tokenizer" : "the T5 tokenizer"));
@@ -95,7 +98,8 @@ void locate_tokenizers(const std::string& dir, std::string* clip, std::string* t
 }  // namespace
 
 ModelFiles locate_model_files(const ModelPaths& paths) {
-  if (paths.model.empty()) throw InvalidArgument("no model given: pass a diffusers folder, a FLUX .safetensors file or demo");
+  if (paths.model.empty())
+    throw InvalidArgument("no model given: pass a diffusers folder, a FLUX .safetensors file or demo");
   ModelFiles f;
   const io::ModelLayout layout = io::detect_model_layout(paths.model);
   using K = io::ComponentKind;

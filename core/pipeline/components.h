@@ -28,10 +28,10 @@ struct PipelineComponents {
   flux::Flux transformer{nullptr};
   std::shared_ptr<const io::TensorStore> transformer_store;  // its file mapping (null for the demo)
   vae::AutoEncoder vae{nullptr};
-  at::Device device = at::kCPU;          // transformer and VAE
-  at::ScalarType dtype = at::kFloat;     // transformer compute dtype
-  at::Device text_device = at::kCPU;     // text encoders
-  std::string label;                     // "FLUX.1-dev (diffusers: FLUX.1-dev)", "demo (random weights)"
+  at::Device device = at::kCPU;       // transformer and VAE
+  at::ScalarType dtype = at::kFloat;  // transformer compute dtype
+  at::Device text_device = at::kCPU;  // text encoders
+  std::string label;                  // "FLUX.1-dev (diffusers: FLUX.1-dev)", "demo (random weights)"
   bool demo = false;
   // Where each part came from (for `dype info`-style messages and the metadata).
   std::string transformer_path, vae_path, clip_path, t5_path, clip_tokenizer_path, t5_tokenizer_path;

@@ -113,8 +113,9 @@ PipelineComponents make_demo_components(at::Device device, at::ScalarType dtype,
     c.t5_tokenizer = std::make_unique<text::T5Tokenizer>(text::T5Tokenizer::load(files.path("tokenizer_2")));
   }
   const at::ScalarType text_dtype = text_device.is_cpu() ? at::kFloat : dtype;
-  c.clip = text::make_random_clip_text_model(demo_clip_config(static_cast<std::int64_t>(c.clip_tokenizer->vocab_size())),
-                                             kDemoSeed + 1, text_dtype, text_device);
+  c.clip =
+      text::make_random_clip_text_model(demo_clip_config(static_cast<std::int64_t>(c.clip_tokenizer->vocab_size())),
+                                        kDemoSeed + 1, text_dtype, text_device);
   c.t5 = text::make_random_t5_encoder(demo_t5_config(c.t5_tokenizer->vocab_size()), kDemoSeed + 2, text_dtype,
                                       text_device);
   c.transformer = flux::make_random_flux(demo_flux_config(), kDemoSeed + 3, dtype, device);

@@ -17,9 +17,9 @@
 #include "core/flux/lora.h"
 #include "core/image/convert.h"
 #include "core/image/image_file.h"
+#include "core/image/preview.h"
 #include "core/image/resize.h"
 #include "core/io/stored_weight.h"
-#include "core/image/preview.h"
 #include "core/pipeline/components.h"
 #include "core/pipeline/memory_plan.h"
 #include "core/pipeline/model_footprint.h"
@@ -109,7 +109,8 @@ class FluxPipelineImpl : public FluxPipeline {
     // from the cache when this prompt was encoded before by these encoder files.
     if (observer) observer->on_stage("encoding");
     at::Tensor y, txt;  // [1, vec], [1, L_txt, ctx]
-    const std::string cache_key = c_.clip_path + "\n" + c_.t5_path + "\n" + std::to_string(t5_length()) + "\n" + r.prompt;
+    const std::string cache_key =
+        c_.clip_path + "\n" + c_.t5_path + "\n" + std::to_string(t5_length()) + "\n" + r.prompt;
     auto hit = std::find_if(prompt_cache_.begin(), prompt_cache_.end(),
                             [&](const CachedPrompt& e) { return e.key == cache_key; });
     if (hit != prompt_cache_.end()) {
@@ -123,9 +124,12 @@ class FluxPipelineImpl : public FluxPipeline {
       y = c_.clip->forward(clip_ids).pooled.to(c_.device, at::kFloat);
       try {
         // T5-XXL takes a while on a CPU: a cancel is honoured between its layers, not only after encoding.
-        txt = c_.t5->forward(t5_ids, nullptr, [&](int, int) {
-          if (cancelled()) throw Cancelled();
-        }).to(c_.device, at::kFloat);
+        txt = c_.t5
+                  ->forward(t5_ids, nullptr,
+                            [&](int, int) {
+                              if (cancelled()) throw Cancelled();
+                            })
+                  .to(c_.device, at::kFloat);
       } catch (const Cancelled&) {
         return finish_cancelled();
       }
@@ -150,8 +154,9 @@ class FluxPipelineImpl : public FluxPipeline {
     for (std::size_t i = 0; i < passes.size(); ++i) {
       const PassPlan& pass = passes[i];
       const bool last = i + 1 == passes.size();
-      if (observer) observer->on_pass(static_cast<int>(i) + 1, static_cast<int>(passes.size()), pass.width, pass.height,
-                                      pass.steps_run(), pass.steps);
+      if (observer)
+        observer->on_pass(static_cast<int>(i) + 1, static_cast<int>(passes.size()), pass.width, pass.height,
+                          pass.steps_run(), pass.steps);
       PassResult pr;
       pr.width = pass.width;
       pr.height = pass.height;

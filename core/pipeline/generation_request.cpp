@@ -13,12 +13,8 @@ namespace dype {
 
 nlohmann::json GenerationRequest::to_json() const {
   nlohmann::json d = {
-      {"method", method_name(dype.method)},
-      {"dynamic", dype.dynamic},
-      {"yarn_form", yarn_form_name(dype.yarn_form)},
-      {"lambda_s", dype.lambda_s},
-      {"lambda_t", dype.lambda_t},
-      {"base_resolution", dype.base_resolution},
+      {"method", method_name(dype.method)}, {"dynamic", dype.dynamic},   {"yarn_form", yarn_form_name(dype.yarn_form)},
+      {"lambda_s", dype.lambda_s},          {"lambda_t", dype.lambda_t}, {"base_resolution", dype.base_resolution},
       {"isotropic", dype.isotropic},
   };
   nlohmann::json j = {
@@ -62,8 +58,10 @@ nlohmann::json GenerationRequest::to_json() const {
                        {"sha256", init_image_sha256}};
   }
   if (refine.enabled) {
-    j["refine"] = {{"base_width", refine.base_width}, {"base_height", refine.base_height},
-                   {"strength", refine.strength},     {"steps", refine.steps},
+    j["refine"] = {{"base_width", refine.base_width},
+                   {"base_height", refine.base_height},
+                   {"strength", refine.strength},
+                   {"steps", refine.steps},
                    {"upscale", refine.upscale}};
   }
   return j;
@@ -74,17 +72,20 @@ void validate_size(int width, int height, std::uint64_t max_pixels) {
   if (width <= 0 || height <= 0) throw InvalidArgument("image size " + size + ": width and height must be positive");
   if (width % 16 != 0 || height % 16 != 0) {
     auto near = [](int v) { return std::max(16, (v + 8) / 16 * 16); };
-    throw InvalidArgument("image size " + size + ": width and height must be multiples of 16 (FLUX works on 16-pixel "
-                          "patches); the nearest valid size is " + std::to_string(near(width)) + "x" +
-                          std::to_string(near(height)));
+    throw InvalidArgument("image size " + size +
+                          ": width and height must be multiples of 16 (FLUX works on 16-pixel "
+                          "patches); the nearest valid size is " +
+                          std::to_string(near(width)) + "x" + std::to_string(near(height)));
   }
   const std::uint64_t px = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
   if (px > max_pixels) {
     char buf[256];
-    std::snprintf(buf, sizeof(buf), "image size %s has %llu pixels (%.2f MP), above the limit of %llu pixels (%.2f MP, "
-                  "e.g. %dx%d); choose a smaller size or raise the limit", size.c_str(),
-                  static_cast<unsigned long long>(px), px / 1e6, static_cast<unsigned long long>(max_pixels),
-                  max_pixels / 1e6, static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16,
+    std::snprintf(buf, sizeof(buf),
+                  "image size %s has %llu pixels (%.2f MP), above the limit of %llu pixels (%.2f MP, "
+                  "e.g. %dx%d); choose a smaller size or raise the limit",
+                  size.c_str(), static_cast<unsigned long long>(px), px / 1e6,
+                  static_cast<unsigned long long>(max_pixels), max_pixels / 1e6,
+                  static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16,
                   static_cast<int>(std::sqrt(static_cast<double>(max_pixels))) / 16 * 16);
     throw InvalidArgument(buf);
   }
@@ -200,7 +201,8 @@ GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
   if (auto it = j.find("loras"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) throw InvalidArgument("generation settings: 'loras' must be a list, got " + it->dump());
     for (const auto& e : *it) {
-      if (!e.is_object()) throw InvalidArgument("generation settings: a 'loras' entry must be an object, got " + e.dump());
+      if (!e.is_object())
+        throw InvalidArgument("generation settings: a 'loras' entry must be an object, got " + e.dump());
       LoraRef l;
       read(e, "file", &l.path, "loras.");  // a bare file name when no path was recorded
       read(e, "path", &l.path, "loras.");
@@ -210,7 +212,8 @@ GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
     }
   }
   if (auto it = j.find("init_image"); it != j.end() && !it->is_null()) {
-    if (!it->is_object()) throw InvalidArgument("generation settings: 'init_image' must be an object, got " + it->dump());
+    if (!it->is_object())
+      throw InvalidArgument("generation settings: 'init_image' must be an object, got " + it->dump());
     read(*it, "file", &r.init_image, "init_image.");
     read(*it, "path", &r.init_image, "init_image.");
     read(*it, "strength", &r.strength, "init_image.");

@@ -36,10 +36,10 @@ struct LoraRef {
 // at the request's size from part-way down the schedule (img2img with DyPE). The output is width × height.
 struct RefineSettings {
   bool enabled = false;
-  int base_width = 0;      // pass 1 size; 0 × 0 = auto: the DyPE base area (base_resolution²) with the target's
-  int base_height = 0;     // aspect, in multiples of 16 (refine_base_size)
-  double strength = 0.6;   // img2img strength of pass 2
-  int steps = 0;           // schedule length N of pass 2 (0 = the request's steps); it runs about N·strength
+  int base_width = 0;     // pass 1 size; 0 × 0 = auto: the DyPE base area (base_resolution²) with the target's
+  int base_height = 0;    // aspect, in multiples of 16 (refine_base_size)
+  double strength = 0.6;  // img2img strength of pass 2
+  int steps = 0;          // schedule length N of pass 2 (0 = the request's steps); it runs about N·strength
   std::string upscale = "lanczos";  // pixel-space upscale filter: lanczos | bicubic (core/image/resize.h)
 
   bool operator==(const RefineSettings& o) const {
@@ -57,25 +57,25 @@ struct GenerationRequest {
   std::uint64_t seed = 0;
   DypeConfig dype;
   ShiftPolicy shift = ShiftPolicy::Auto;
-  double shift_mu = 1.15;    // used by ShiftPolicy::Fixed
-  double base_shift = 0.5;   // the time-shift line through (256, base_shift) and (4096, max_shift)
+  double shift_mu = 1.15;   // used by ShiftPolicy::Fixed
+  double base_shift = 0.5;  // the time-shift line through (256, base_shift) and (4096, max_shift)
   double max_shift = 1.15;
   sampling::NoiseConvention noise = sampling::NoiseConvention::Comfy;
-  std::string device = "cpu";      // "cpu", "cuda", "cuda:1"
-  std::string dtype = "float32";   // compute dtype: float32 | bfloat16 | float16
-  int preview_every = 1;           // 0 = no previews
-  bool preview_vae = false;        // full VAE decode for previews instead of the linear projection
-  int vae_tile = 128;              // latent pixels per tile side (0 = decode untiled); 128 = 1024 px, so
-                                   // images up to 1024² decode in one piece (exactly), larger ones in tiles
-  int vae_tile_overlap = 16;       // latent pixels
-  int bit_depth = 8;               // 8 | 16: 16 also fills GenerationResult::image.rgb16 (for 16-bit export)
-  std::vector<LoraRef> loras;      // in order; strength 0 keeps a LoRA listed without computing it
+  std::string device = "cpu";     // "cpu", "cuda", "cuda:1"
+  std::string dtype = "float32";  // compute dtype: float32 | bfloat16 | float16
+  int preview_every = 1;          // 0 = no previews
+  bool preview_vae = false;       // full VAE decode for previews instead of the linear projection
+  int vae_tile = 128;             // latent pixels per tile side (0 = decode untiled); 128 = 1024 px, so
+                                  // images up to 1024² decode in one piece (exactly), larger ones in tiles
+  int vae_tile_overlap = 16;      // latent pixels
+  int bit_depth = 8;              // 8 | 16: 16 also fills GenerationResult::image.rgb16 (for 16-bit export)
+  std::vector<LoraRef> loras;     // in order; strength 0 keeps a LoRA listed without computing it
   // Image-to-image (diffusers FluxImg2ImgPipeline convention, core/sampling/img2img.h): start from this picture
   // (PNG or JPEG) brought to width × height by `init_fit`, instead of pure noise. Empty: text-to-image.
   std::string init_image;
-  double strength = 0.6;           // share of the schedule re-run from the picture; 1 = text-to-image
-  std::string init_fit = "crop";   // crop (cover, centre crop) | stretch (core/image/resize.h FitMode)
-  std::string init_image_sha256;   // of the file as used: set by the pipeline in GenerationResult::request
+  double strength = 0.6;          // share of the schedule re-run from the picture; 1 = text-to-image
+  std::string init_fit = "crop";  // crop (cover, centre crop) | stretch (core/image/resize.h FitMode)
+  std::string init_image_sha256;  // of the file as used: set by the pipeline in GenerationResult::request
   RefineSettings refine;
 
   nlohmann::json to_json() const;
@@ -88,11 +88,11 @@ struct GenerationRequest {
 };
 
 struct StepProgress {
-  int step = 0;       // 1-based number of the step just finished, counted over all passes
-  int total = 0;      // steps of all passes (a refine run: pass 1's + pass 2's)
-  int pass = 1;       // 1-based pass of a two-pass refine (1 of 1 otherwise)
+  int step = 0;   // 1-based number of the step just finished, counted over all passes
+  int total = 0;  // steps of all passes (a refine run: pass 1's + pass 2's)
+  int pass = 1;   // 1-based pass of a two-pass refine (1 of 1 otherwise)
   int passes = 1;
-  double sigma = 0;   // sigma the model was evaluated at in this step (= DyPE t)
+  double sigma = 0;  // sigma the model was evaluated at in this step (= DyPE t)
   double elapsed_s = 0;
   double eta_s = 0;
 };

@@ -57,13 +57,14 @@ MemoryEstimate plan_memory(const MemoryPlanInput& in, std::uint64_t available_by
 
   std::ostringstream os;
   os << "a " << in.width << "x" << in.height << " image needs about " << format_bytes(working) << " of working memory ("
-     << "transformer activations " << format_bytes(m.activations_bytes) << ", VAE decode " << format_bytes(m.decode_bytes)
-     << ") on the " << (in.device.is_cpu() ? "CPU" : in.device.str()) << ", which has " << format_bytes(available_bytes)
-     << " free. ";
+     << "transformer activations " << format_bytes(m.activations_bytes) << ", VAE decode "
+     << format_bytes(m.decode_bytes) << ") on the " << (in.device.is_cpu() ? "CPU" : in.device.str()) << ", which has "
+     << format_bytes(available_bytes) << " free. ";
   if (m.activations_bytes >= m.decode_bytes) {
     // Activations grow linearly with the token count (attention is chunked): scale the side accordingly.
     const double ratio = static_cast<double>(usable) / static_cast<double>(working);
-    const int side = static_cast<int>(std::floor(std::sqrt(static_cast<double>(px) * std::max(0.0, ratio)) / 16.0)) * 16;
+    const int side =
+        static_cast<int>(std::floor(std::sqrt(static_cast<double>(px) * std::max(0.0, ratio)) / 16.0)) * 16;
     if (side >= 16)
       os << "Try a smaller size (about " << side << "x" << side << " or the same number of pixels)";
     else

@@ -27,12 +27,12 @@ struct MemoryPlanInput {
   std::int64_t mlp_hidden = 12288;
   std::int64_t num_heads = 24;
   std::int64_t head_dim = 128;
-  std::size_t compute_element_size = 4;  // bytes per activation element (4 float32, 2 bf16/fp16)
-  bool attention_materialises_scores = true;  // chunked math path (false: flash / memory-efficient SDPA)
+  std::size_t compute_element_size = 4;              // bytes per activation element (4 float32, 2 bf16/fp16)
+  bool attention_materialises_scores = true;         // chunked math path (false: flash / memory-efficient SDPA)
   std::int64_t attention_chunk_bytes = 256ll << 20;  // score block of the chunked path
-  std::uint64_t weight_bytes = 0;        // weights resident on the device while denoising and decoding
-  std::uint64_t decode_bytes = 0;        // working set of one VAE decode call (vae::estimate_decode_bytes)
-  bool keep_16bit = false;               // the result also holds a 16-bit copy of the image
+  std::uint64_t weight_bytes = 0;                    // weights resident on the device while denoising and decoding
+  std::uint64_t decode_bytes = 0;                    // working set of one VAE decode call (vae::estimate_decode_bytes)
+  bool keep_16bit = false;                           // the result also holds a 16-bit copy of the image
 };
 
 // The estimate for `in` against `available_bytes` (0 = unknown: then `fits` is true and advice says so).

@@ -48,8 +48,8 @@ ComponentFootprint footprint_of_store(const io::TensorStore& store, const std::s
       f.resident_bytes += static_cast<std::uint64_t>(t.numel()) * (kept ? stored : compute_size);
       if (kept) f.converted_elements += static_cast<std::uint64_t>(t.numel());
       if (kept && t.shape.size() >= 2)  // converted one layer at a time: one such temporary lives per call
-        f.layer_temp_bytes = std::max<std::uint64_t>(f.layer_temp_bytes,
-                                                     static_cast<std::uint64_t>(t.numel()) * compute_size);
+        f.layer_temp_bytes =
+            std::max<std::uint64_t>(f.layer_temp_bytes, static_cast<std::uint64_t>(t.numel()) * compute_size);
     }
   std::ostringstream os;
   bool first = true;
@@ -71,7 +71,7 @@ std::uint64_t parameters_of(const flux::FluxConfig& c) {
   // Every matrix of the transformer (biases and norms are negligible here): the FLOP count's weight term.
   const auto h = static_cast<std::uint64_t>(c.hidden_size), m = static_cast<std::uint64_t>(c.mlp_hidden_dim());
   const std::uint64_t dbl = 2 * (6 * h * h + 3 * h * h + h * h + 2 * h * m);  // img + txt: mod, qkv, proj, mlp
-  const std::uint64_t sgl = 3 * h * h + h * (3 * h + m) + (h + m) * h;         // mod, linear1, linear2
+  const std::uint64_t sgl = 3 * h * h + h * (3 * h + m) + (h + m) * h;        // mod, linear1, linear2
   return dbl * static_cast<std::uint64_t>(c.depth) + sgl * static_cast<std::uint64_t>(c.depth_single_blocks);
 }
 
@@ -97,8 +97,8 @@ ModelFootprint model_footprint(const ModelPaths& paths, const LoadOptions& optio
   fp.config = info.config;
   fp.schnell = !info.config.guidance_embed;
 
-  const auto t5 = text::detail::open_text_checkpoint(files.t5, "encoder.block.0.layer.0.SelfAttention.q.weight",
-                                                     "a T5 encoder");
+  const auto t5 =
+      text::detail::open_text_checkpoint(files.t5, "encoder.block.0.layer.0.SelfAttention.q.weight", "a T5 encoder");
   io::check_quantization(*t5.store, t5.prefix);
   fp.t5 = footprint_of_store(*t5.store, t5.prefix, text_compute, true);
   fp.t5.path = files.t5;
@@ -106,7 +106,8 @@ ModelFootprint model_footprint(const ModelPaths& paths, const LoadOptions& optio
     if (q->shape.size() == 2) fp.t5_d_model = q->shape[1];
   if (const auto* wi = t5.store->find(t5.prefix + "encoder.block.0.layer.1.DenseReluDense.wi_0.weight"))
     if (wi->shape.size() == 2) fp.t5_d_ff = wi->shape[0];
-  if (const auto* rb = t5.store->find(t5.prefix + "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"))
+  if (const auto* rb =
+          t5.store->find(t5.prefix + "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"))
     if (rb->shape.size() == 2) fp.t5_heads = rb->shape[1];
   fp.t5_layers = count_t5_layers(*t5.store, t5.prefix);
 
@@ -119,7 +120,8 @@ ModelFootprint model_footprint(const ModelPaths& paths, const LoadOptions& optio
   // variants beside the main file; the main file is what the loader reads.
   std::string vae_path = files.vae;
   std::error_code ec;
-  if (fs::is_directory(vae_path, ec) && fs::exists(fs::path(vae_path) / "vae", ec)) vae_path = (fs::path(vae_path) / "vae").string();
+  if (fs::is_directory(vae_path, ec) && fs::exists(fs::path(vae_path) / "vae", ec))
+    vae_path = (fs::path(vae_path) / "vae").string();
   if (fs::is_directory(vae_path, ec) && fs::exists(fs::path(vae_path) / "diffusion_pytorch_model.safetensors", ec))
     vae_path = (fs::path(vae_path) / "diffusion_pytorch_model.safetensors").string();
   auto vae_store = io::TensorStore::open(vae_path);
@@ -186,7 +188,8 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   vo.tile = r.vae_tile;
   vo.overlap = r.vae_tile_overlap;
   const vae::AutoEncoderConfig vae_cfg;  // FLUX's autoencoder (the demo's is smaller: an upper bound)
-  in.decode_bytes = vae::estimate_decode_bytes(vae_cfg, 2 * ((r.height + 15) / 16), 2 * ((r.width + 15) / 16), vo, dtype);
+  in.decode_bytes =
+      vae::estimate_decode_bytes(vae_cfg, 2 * ((r.height + 15) / 16), 2 * ((r.width + 15) / 16), vo, dtype);
   in.keep_16bit = r.bit_depth == 16;
   const std::int64_t img_tokens = ((r.height + 15) / 16) * static_cast<std::int64_t>((r.width + 15) / 16);
 
@@ -209,13 +212,12 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   m.text_bytes = fp.text_bytes();
   // T5 on its own: per layer the gated MLP (3 × d_ff) and attention scores (heads × L × L, and their softmax).
   const auto L = static_cast<std::uint64_t>(txt_tokens);
-  const std::uint64_t t5_work = L * (3 * fp.t5_d_ff + 8 * fp.t5_d_model) * 4 + 2 * fp.t5_heads * L * L * 4 +
-                                fp.t5.layer_temp_bytes;
+  const std::uint64_t t5_work =
+      L * (3 * fp.t5_d_ff + 8 * fp.t5_d_model) * 4 + 2 * fp.t5_heads * L * L * 4 + fp.t5.layer_temp_bytes;
   m.encode_bytes = m.text_bytes + t5_work;
   const std::uint64_t budget = options.max_memory_bytes ? options.max_memory_bytes : available_bytes;
   m.available_bytes = budget;
-  const std::uint64_t denoise =
-      m.weights_bytes + std::max({m.activations_bytes, m.decode_bytes, m.image_encode_bytes});
+  const std::uint64_t denoise = m.weights_bytes + std::max({m.activations_bytes, m.decode_bytes, m.image_encode_bytes});
   switch (options.text_encoders) {
     case TextEncoderPolicy::Keep: m.release_text_encoders = false; break;
     case TextEncoderPolicy::Release: m.release_text_encoders = true; break;
@@ -223,9 +225,9 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
       // Unknown free memory: release (the safe choice). Text encoders on another device than the transformer do
       // not compete with it.
       m.release_text_encoders =
-          !fp.demo && (budget == 0 || ((options.text_encoders_on_cpu && !device.is_cpu())
-                                           ? false
-                                           : denoise + m.text_bytes > budget / 2));
+          !fp.demo &&
+          (budget == 0 ||
+           ((options.text_encoders_on_cpu && !device.is_cpu()) ? false : denoise + m.text_bytes > budget / 2));
       break;
   }
   const bool shared_memory = device.is_cpu() || !options.text_encoders_on_cpu;
@@ -234,17 +236,22 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
 
   if (speed.known()) {
     // Every pass at its own size (a refine's pass 1 is small) for the steps it runs (img2img runs fewer).
-    const double convert = speed.convert_elements_per_second > 0
-                               ? static_cast<double>(fp.transformer.converted_elements) / speed.convert_elements_per_second
-                               : 0.0;
+    const double convert =
+        speed.convert_elements_per_second > 0
+            ? static_cast<double>(fp.transformer.converted_elements) / speed.convert_elements_per_second
+            : 0.0;
     double denoise_s = 0;
     for (const PassPlan& p : passes) {
-      const double spp = transformer_flops_per_step(fp.config, p.width, p.height, txt_tokens, parameters_of(fp.config)) /
-                             speed.flops_per_second + convert;
+      const double spp =
+          transformer_flops_per_step(fp.config, p.width, p.height, txt_tokens, parameters_of(fp.config)) /
+              speed.flops_per_second +
+          convert;
       denoise_s += spp * p.steps_run();
     }
-    m.seconds_per_step = transformer_flops_per_step(fp.config, r.width, r.height, txt_tokens, parameters_of(fp.config)) /
-                             speed.flops_per_second + convert;
+    m.seconds_per_step =
+        transformer_flops_per_step(fp.config, r.width, r.height, txt_tokens, parameters_of(fp.config)) /
+            speed.flops_per_second +
+        convert;
     const double t5_flops = 2.0 * static_cast<double>(fp.t5_layers) *
                             (4.0 * fp.t5_d_model * fp.t5_d_model + 3.0 * fp.t5_d_model * fp.t5_d_ff) *
                             static_cast<double>(L);
@@ -270,10 +277,9 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
      << format_bytes(fp.vae.resident_bytes) << ", activations " << format_bytes(m.activations_bytes) << ", decode "
      << format_bytes(m.decode_bytes);
   if (text_during_denoise) os << ", text encoders " << format_bytes(text_during_denoise);
-  os << "; encoding alone " << format_bytes(m.encode_bytes) << ") but " << where << " has "
-     << format_bytes(budget) << (options.max_memory_bytes ? " (the budget given)" : " free") << ". ";
-  if (m.weights_bytes + std::max(m.activations_bytes, m.decode_bytes) / 4 > usable ||
-      m.encode_bytes > usable) {
+  os << "; encoding alone " << format_bytes(m.encode_bytes) << ") but " << where << " has " << format_bytes(budget)
+     << (options.max_memory_bytes ? " (the budget given)" : " free") << ". ";
+  if (m.weights_bytes + std::max(m.activations_bytes, m.decode_bytes) / 4 > usable || m.encode_bytes > usable) {
     const bool fp8 = fp.transformer.dtypes.find("F8_") != std::string::npos;
     os << "The weights alone do not fit: "
        << (fp8 ? "close other programs or use a machine with more memory"
@@ -286,7 +292,8 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   } else if (m.activations_bytes >= m.decode_bytes) {
     const double ratio = static_cast<double>(usable - std::min(usable, m.weights_bytes)) /
                          static_cast<double>(std::max<std::uint64_t>(1, m.activations_bytes));
-    const int side = static_cast<int>(std::floor(std::sqrt(static_cast<double>(px) * std::min(1.0, ratio)) / 16.0)) * 16;
+    const int side =
+        static_cast<int>(std::floor(std::sqrt(static_cast<double>(px) * std::min(1.0, ratio)) / 16.0)) * 16;
     os << "Try a smaller size (about " << std::max(16, side) << "x" << std::max(16, side)
        << " or the same number of pixels), or free memory.";
   } else {
@@ -319,8 +326,8 @@ std::string describe_plan(const ModelFootprint& fp, const MemoryEstimate& m) {
        << "tiled encode " << format_bytes(m.image_encode_bytes) << ")\n";
   os << "  text encoders " << (m.release_text_encoders ? "released after encoding" : "kept loaded") << "\n";
   os << "  peak          " << format_bytes(m.peak_bytes) << " of "
-     << (m.available_bytes ? format_bytes(m.available_bytes) : std::string("unknown")) << " available: "
-     << (m.fits ? "fits" : "does not fit") << "\n";
+     << (m.available_bytes ? format_bytes(m.available_bytes) : std::string("unknown"))
+     << " available: " << (m.fits ? "fits" : "does not fit") << "\n";
   if (m.seconds_per_step > 0) {
     char buf[160];
     std::snprintf(buf, sizeof(buf), "  time          about %.1f s per step, %.0f s in all (measured throughput)\n",

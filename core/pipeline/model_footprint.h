@@ -19,12 +19,12 @@ namespace dype {
 struct PipelineComponents;
 
 struct ComponentFootprint {
-  std::string path;                       // file or folder ("" for the built-in demo)
-  std::uint64_t file_bytes = 0;           // tensor data of the component as stored
-  std::uint64_t resident_bytes = 0;       // what it occupies once used, under the load policy
-  std::uint64_t layer_temp_bytes = 0;     // largest weight converted for one layer call (0: none converted)
-  std::uint64_t converted_elements = 0;   // weight elements converted to the compute dtype at every use
-  std::string dtypes;                     // "F8_E4M3 11.1 GiB, BF16 20 MiB"
+  std::string path;                      // file or folder ("" for the built-in demo)
+  std::uint64_t file_bytes = 0;          // tensor data of the component as stored
+  std::uint64_t resident_bytes = 0;      // what it occupies once used, under the load policy
+  std::uint64_t layer_temp_bytes = 0;    // largest weight converted for one layer call (0: none converted)
+  std::uint64_t converted_elements = 0;  // weight elements converted to the compute dtype at every use
+  std::string dtypes;                    // "F8_E4M3 11.1 GiB, BF16 20 MiB"
 };
 
 struct ModelFootprint {

@@ -63,8 +63,9 @@ std::vector<PassPlan> plan(const GenerationRequest& r, std::vector<std::string>&
     first.height = bh;
   }
   if (rf.steps < 0) problems.push_back("refine steps must be >= 0 (0 = the same as the first pass)");
-  attempt(problems, "refine pass: ",
-          [&] { second.start_index = sampling::img2img_start_index(std::max(second.steps, 1), rf.strength); });
+  attempt(problems, "refine pass: ", [&] {
+    second.start_index = sampling::img2img_start_index(std::max(second.steps, 1), rf.strength);
+  });
   return {first, second};
 }
 

@@ -13,8 +13,8 @@ namespace dype {
 
 struct PassPlan {
   int width = 0, height = 0;
-  int steps = 0;         // schedule length N (the time shift is that of width × height)
-  int start_index = 0;   // first sigma sampled (img2img_start_index; 0 from pure noise)
+  int steps = 0;        // schedule length N (the time shift is that of width × height)
+  int start_index = 0;  // first sigma sampled (img2img_start_index; 0 from pure noise)
   double strength = 1.0;
   bool from_image = false;  // starts from an encoded picture: the init image (pass 1) or pass 1's upscaled output
   int steps_run() const { return steps - start_index; }

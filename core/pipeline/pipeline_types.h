@@ -22,12 +22,12 @@ struct ModelPaths {
 // in half of the free memory (releasing costs little: the encoded prompt is cached, and a reload maps files that
 // are usually still in the page cache); Release: always freed; Keep: never.
 enum class TextEncoderPolicy { Auto, Release, Keep };
-const char* text_encoder_policy_name(TextEncoderPolicy p);  // "auto", "release", "keep"
+const char* text_encoder_policy_name(TextEncoderPolicy p);          // "auto", "release", "keep"
 TextEncoderPolicy parse_text_encoder_policy(const std::string& s);  // InvalidArgument listing the valid names
 
 struct LoadOptions {
-  std::string device = "cpu";     // where the transformer and VAE run
-  std::string dtype = "float32";  // compute dtype of the transformer
+  std::string device = "cpu";        // where the transformer and VAE run
+  std::string dtype = "float32";     // compute dtype of the transformer
   bool text_encoders_on_cpu = true;  // encode on CPU, keep the GPU for the transformer
   TextEncoderPolicy text_encoders = TextEncoderPolicy::Auto;
   std::uint64_t max_pixels = 4096ull * 4096ull;  // largest width × height generate() accepts (RequestLimits)
@@ -37,19 +37,19 @@ struct LoadOptions {
 };
 
 struct MemoryEstimate {
-  std::uint64_t weights_bytes = 0;      // resident weights on the compute device during denoising
-  std::uint64_t activations_bytes = 0;  // transformer activations at the requested size (+ one layer's weight)
-  std::uint64_t decode_bytes = 0;       // tiled VAE decode working set
-  std::uint64_t image_encode_bytes = 0; // img2img / refine: the picture and the tiled VAE encode working set
-  std::uint64_t text_bytes = 0;         // text encoder weights while encoding
-  std::uint64_t encode_bytes = 0;       // peak of the encoding phase (text weights + T5 working set)
-  bool release_text_encoders = false;   // the plan frees the text encoders after encoding
+  std::uint64_t weights_bytes = 0;       // resident weights on the compute device during denoising
+  std::uint64_t activations_bytes = 0;   // transformer activations at the requested size (+ one layer's weight)
+  std::uint64_t decode_bytes = 0;        // tiled VAE decode working set
+  std::uint64_t image_encode_bytes = 0;  // img2img / refine: the picture and the tiled VAE encode working set
+  std::uint64_t text_bytes = 0;          // text encoder weights while encoding
+  std::uint64_t encode_bytes = 0;        // peak of the encoding phase (text weights + T5 working set)
+  bool release_text_encoders = false;    // the plan frees the text encoders after encoding
   std::uint64_t peak_bytes = 0;
-  std::uint64_t available_bytes = 0;    // free memory on the device, or the budget asked for (0 = unknown)
+  std::uint64_t available_bytes = 0;  // free memory on the device, or the budget asked for (0 = unknown)
   bool fits = true;
-  std::string advice;                   // what to change when it does not fit
-  double seconds_per_step = 0;          // estimate at the output size from measured throughput (0 = unknown)
-  double seconds_total = 0;             // every pass's steps at its size + text encoding (0 = unknown)
+  std::string advice;           // what to change when it does not fit
+  double seconds_per_step = 0;  // estimate at the output size from measured throughput (0 = unknown)
+  double seconds_total = 0;     // every pass's steps at its size + text encoding (0 = unknown)
 };
 
 }  // namespace dype

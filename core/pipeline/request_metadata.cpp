@@ -40,9 +40,10 @@ std::string a1111_parameters(const GenerationRequest& r, const std::string& mode
                              const std::string& version) {
   std::ostringstream os;
   os << r.prompt << "\n";
-  os << "Steps: " << r.steps << ", Sampler: Euler, Schedule type: Simple, CFG scale: 1, Distilled CFG Scale: "
-     << num(r.guidance) << ", Seed: " << r.seed << ", Size: " << r.width << "x" << r.height
-     << ", Model: " << quote_if_needed(model_label) << ", DyPE: " << dype_entry(r.dype);
+  os << "Steps: " << r.steps
+     << ", Sampler: Euler, Schedule type: Simple, CFG scale: 1, Distilled CFG Scale: " << num(r.guidance)
+     << ", Seed: " << r.seed << ", Size: " << r.width << "x" << r.height << ", Model: " << quote_if_needed(model_label)
+     << ", DyPE: " << dype_entry(r.dype);
   if (r.dype.dynamic && (r.dype.method == DypeMethod::YaRN))
     os << ", DyPE YaRN form: " << yarn_form_name(r.dype.yarn_form);
   os << ", Shift: " << shift_policy_name(r.shift);
@@ -55,12 +56,14 @@ std::string a1111_parameters(const GenerationRequest& r, const std::string& mode
       hashes += (hashes.empty() ? "" : ", ") + stem + ": " + l.sha256.substr(0, 12);
       strengths += (strengths.empty() ? "" : ", ") + stem + ": " + num(l.strength);
     }
-    os << ", Lora hashes: " << nlohmann::json(hashes).dump() << ", Lora strengths: " << nlohmann::json(strengths).dump();
+    os << ", Lora hashes: " << nlohmann::json(hashes).dump()
+       << ", Lora strengths: " << nlohmann::json(strengths).dump();
   }
   // A1111's names for img2img and hires fix (its "Hires upscale" is a factor; ours a size, given as such).
   if (!r.init_image.empty()) os << ", Denoising strength: " << num(r.strength);
   if (r.refine.enabled) {
-    os << ", Hires resize: " << r.width << "x" << r.height << ", Hires steps: " << (r.refine.steps ? r.refine.steps : r.steps)
+    os << ", Hires resize: " << r.width << "x" << r.height
+       << ", Hires steps: " << (r.refine.steps ? r.refine.steps : r.steps)
        << ", Hires denoising strength: " << num(r.refine.strength) << ", Hires upscaler: " << r.refine.upscale
        << ", First pass size: "
        << (r.refine.base_width ? std::to_string(r.refine.base_width) + "x" + std::to_string(r.refine.base_height)
@@ -79,20 +82,26 @@ std::vector<image::PngText> png_metadata(const GenerationResult& result, const s
       {"request", result.request.to_json()},
       {"shifted", result.shifted},
       {"sigmas", result.sigmas},
-      {"timings_s", {{"encode", result.seconds_encode}, {"denoise", result.seconds_denoise},
-                     {"decode", result.seconds_decode}}},
+      {"timings_s",
+       {{"encode", result.seconds_encode}, {"denoise", result.seconds_denoise}, {"decode", result.seconds_decode}}},
   };
   if (result.shifted) j["mu"] = result.mu;
   if (result.passes.size() > 1 || (!result.passes.empty() && result.passes.front().start_index > 0)) {
     // img2img / refine: each pass as it ran (size, the schedule slice, timings).
     nlohmann::json passes = nlohmann::json::array();
     for (const auto& p : result.passes) {
-      nlohmann::json e = {{"width", p.width},           {"height", p.height},
-                          {"steps", p.steps},           {"start_index", p.start_index},
-                          {"strength", p.strength},     {"sigmas", p.sigmas},
+      nlohmann::json e = {{"width", p.width},
+                          {"height", p.height},
+                          {"steps", p.steps},
+                          {"start_index", p.start_index},
+                          {"strength", p.strength},
+                          {"sigmas", p.sigmas},
                           {"shifted", p.shifted},
-                          {"timings_s", {{"prepare", p.seconds_prepare}, {"encode_image", p.seconds_encode_image},
-                                         {"denoise", p.seconds_denoise}, {"decode", p.seconds_decode}}}};
+                          {"timings_s",
+                           {{"prepare", p.seconds_prepare},
+                            {"encode_image", p.seconds_encode_image},
+                            {"denoise", p.seconds_denoise},
+                            {"decode", p.seconds_decode}}}};
       if (p.shifted) e["mu"] = p.mu;
       passes.push_back(e);
     }

@@ -55,7 +55,8 @@ Throughput measure_throughput(at::Device device, at::ScalarType dtype) {
   const at::Tensor bf = at::randn({C, C}, at::kBFloat16).to(device);
   const at::Tensor codes = at::randint(0, 120, {C, C}, at::kByte);
   const double bf_s = time_per_run([&] { sync(device, bf.to(dtype)); }, 0.1);
-  const double f8_s = time_per_run([&] { sync(device, io::decode_float8(codes, io::DType::F8_E4M3, dtype).to(device)); }, 0.1);
+  const double f8_s =
+      time_per_run([&] { sync(device, io::decode_float8(codes, io::DType::F8_E4M3, dtype).to(device)); }, 0.1);
   tp.convert_elements_per_second = static_cast<double>(C * C) / (0.5 * (bf_s + f8_s));
   return tp;
 }
@@ -85,8 +86,10 @@ Throughput cached_throughput(at::Device device, at::ScalarType dtype) {
   std::ofstream out(path + ".part");
   out << tp.flops_per_second << " " << tp.convert_elements_per_second << "\n";
   out.close();
-  if (out) fs::rename(path + ".part", path, ec);
-  else fs::remove(path + ".part", ec);
+  if (out)
+    fs::rename(path + ".part", path, ec);
+  else
+    fs::remove(path + ".part", ec);
   return tp;
 }
 

@@ -11,7 +11,7 @@
 namespace dype {
 
 struct Throughput {
-  double flops_per_second = 0;           // dense matmul in the compute dtype (0 = unknown)
+  double flops_per_second = 0;             // dense matmul in the compute dtype (0 = unknown)
   double convert_elements_per_second = 0;  // stored weight -> compute dtype, per element (bf16 and fp8 averaged)
   bool known() const { return flops_per_second > 0; }
 };

@@ -33,8 +33,8 @@ std::vector<double> schedule_from(const std::vector<double>& sigmas, int start) 
 at::Tensor noised_start(const at::Tensor& x0, const at::Tensor& noise, double sigma) {
   if (!x0.defined() || !noise.defined() || x0.sizes() != noise.sizes()) {
     std::ostringstream os;
-    os << "img2img: the encoded picture " << (x0.defined() ? x0.sizes() : at::IntArrayRef{})
-       << " and the noise " << (noise.defined() ? noise.sizes() : at::IntArrayRef{}) << " differ in shape";
+    os << "img2img: the encoded picture " << (x0.defined() ? x0.sizes() : at::IntArrayRef{}) << " and the noise "
+       << (noise.defined() ? noise.sizes() : at::IntArrayRef{}) << " differ in shape";
     throw InvalidArgument(os.str());
   }
   const float s = static_cast<float>(sigma);

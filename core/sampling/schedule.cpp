@@ -23,7 +23,8 @@ const char* shift_policy_name(ShiftPolicy p) {
 }
 
 ShiftPolicy parse_shift_policy(const std::string& name) {
-  for (ShiftPolicy p : {ShiftPolicy::Auto, ShiftPolicy::Clamp, ShiftPolicy::Flux, ShiftPolicy::None, ShiftPolicy::Fixed})
+  for (ShiftPolicy p :
+       {ShiftPolicy::Auto, ShiftPolicy::Clamp, ShiftPolicy::Flux, ShiftPolicy::None, ShiftPolicy::Fixed})
     if (name == shift_policy_name(p)) return p;
   throw InvalidArgument("unknown shift policy '" + name + "' (valid: auto, clamp, flux, none, fixed)");
 }
@@ -45,24 +46,21 @@ double flux_mu_line(std::int64_t image_seq_len, double base_shift, double max_sh
   return m * double(image_seq_len) + b;
 }
 
-std::optional<double> time_shift_mu(ShiftPolicy policy, std::int64_t image_seq_len, bool is_schnell,
-                                    double base_shift, double max_shift, double fixed_mu) {
+std::optional<double> time_shift_mu(ShiftPolicy policy, std::int64_t image_seq_len, bool is_schnell, double base_shift,
+                                    double max_shift, double fixed_mu) {
   if (image_seq_len < 1)
     throw InvalidArgument("time shift needs at least one image token, got " + std::to_string(image_seq_len));
   if (!std::isfinite(base_shift) || !std::isfinite(max_shift))
     throw InvalidArgument("base_shift and max_shift must be finite numbers");
   if (policy == ShiftPolicy::Auto) policy = is_schnell ? ShiftPolicy::None : ShiftPolicy::Clamp;
   switch (policy) {
-    case ShiftPolicy::None:
-      return std::nullopt;
+    case ShiftPolicy::None: return std::nullopt;
     case ShiftPolicy::Fixed:
       if (!std::isfinite(fixed_mu)) throw InvalidArgument("fixed time shift mu must be a finite number");
       return fixed_mu;
-    case ShiftPolicy::Flux:
-      return flux_mu_line(image_seq_len, base_shift, max_shift);
+    case ShiftPolicy::Flux: return flux_mu_line(image_seq_len, base_shift, max_shift);
     case ShiftPolicy::Clamp:
-    default:
-      return std::min(flux_mu_line(image_seq_len, base_shift, max_shift), max_shift);
+    default: return std::min(flux_mu_line(image_seq_len, base_shift, max_shift), max_shift);
   }
 }
 

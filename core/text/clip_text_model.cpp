@@ -73,7 +73,7 @@ ClipEncoderLayerImpl::ClipEncoderLayerImpl(const ClipTextConfig& c, io::WeightSo
 
 at::Tensor ClipEncoderLayerImpl::forward(const at::Tensor& x0, const at::Tensor& causal_mask) {
   at::Tensor x = x0 + self_attn(layer_norm1(x0), causal_mask);  // [B, L, D]
-  at::Tensor h = fc1(layer_norm2(x));                            // [B, L, I]
+  at::Tensor h = fc1(layer_norm2(x));                           // [B, L, I]
   h = quick_gelu ? h * at::sigmoid(1.702 * h) : at::gelu(h);
   return x + fc2(h);
 }
@@ -85,8 +85,7 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& c, io::WeightSource& 
   token_embedding = embeddings->register_module(
       "token_embedding", Embedding(src, "text_model.embeddings.token_embedding", c.vocab_size, c.hidden_size));
   position_embedding = embeddings->register_module(
-      "position_embedding",
-      Embedding(src, "text_model.embeddings.position_embedding", c.max_positions, c.hidden_size));
+      "position_embedding", Embedding(src, "text_model.embeddings.position_embedding", c.max_positions, c.hidden_size));
   auto encoder = scope(*text_model, "encoder");
   layers = encoder->register_module("layers", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < c.num_layers; ++i)
@@ -185,9 +184,12 @@ ClipTextModel load_clip_text_model(const std::string& path, const TextEncoderOpt
                                    const std::optional<ClipTextConfig>& config) {
   const auto ckpt = detail::open_text_checkpoint(path, kAnchor, "a CLIP text encoder");
   ClipTextConfig c;
-  if (config) c = *config;
-  else if (ckpt.config) c = ClipTextConfig::from_json(*ckpt.config, ckpt.config_path);
-  else c = infer_clip_text_config(*ckpt.store, ckpt.prefix);
+  if (config)
+    c = *config;
+  else if (ckpt.config)
+    c = ClipTextConfig::from_json(*ckpt.config, ckpt.config_path);
+  else
+    c = infer_clip_text_config(*ckpt.store, ckpt.prefix);
   // Known companions of the text tower in CLIP checkpoints that the text encoder does not use.
   auto ignore = [](const std::string& n) {
     return n == "text_projection.weight" || n == "logit_scale" || n == "text_model.embeddings.position_ids" ||

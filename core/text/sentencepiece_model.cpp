@@ -78,8 +78,8 @@ class WireReader {
   }
   std::size_t offset() const { return base_ + pos_; }
   [[noreturn]] void fail(const std::string& what) const {
-    throw FormatError("T5 tokenizer model '" + label_ + "' is not a valid SentencePiece model (" + what +
-                      " at byte " + std::to_string(base_ + pos_) + ")");
+    throw FormatError("T5 tokenizer model '" + label_ + "' is not a valid SentencePiece model (" + what + " at byte " +
+                      std::to_string(base_ + pos_) + ")");
   }
 
  private:
@@ -136,10 +136,14 @@ SentencePieceModel SentencePieceModel::parse(std::string_view bytes, const std::
       WireReader r(top.bytes(), label, at);
       while (!r.done()) {
         const auto [f, t] = r.tag();
-        if (f == 3 && t == 0) model_type = static_cast<int>(r.varint());
-        else if (f == 24 && t == 0) m.treat_whitespace_as_suffix_ = r.varint() != 0;
-        else if (f == 35 && t == 0) m.byte_fallback_ = r.varint() != 0;
-        else r.skip(t);
+        if (f == 3 && t == 0)
+          model_type = static_cast<int>(r.varint());
+        else if (f == 24 && t == 0)
+          m.treat_whitespace_as_suffix_ = r.varint() != 0;
+        else if (f == 35 && t == 0)
+          m.byte_fallback_ = r.varint() != 0;
+        else
+          r.skip(t);
       }
     } else if (field == 3) {  // NormalizerSpec
       top.expect(type, 2, field);
@@ -148,12 +152,18 @@ SentencePieceModel SentencePieceModel::parse(std::string_view bytes, const std::
       WireReader r(top.bytes(), label, at);
       while (!r.done()) {
         const auto [f, t] = r.tag();
-        if (f == 1 && t == 2) m.normalizer_name_ = std::string(r.bytes());
-        else if (f == 2 && t == 2) charsmap = std::string(r.bytes());
-        else if (f == 3 && t == 0) m.add_dummy_prefix_ = r.varint() != 0;
-        else if (f == 4 && t == 0) m.remove_extra_whitespaces_ = r.varint() != 0;
-        else if (f == 5 && t == 0) m.escape_whitespaces_ = r.varint() != 0;
-        else r.skip(t);
+        if (f == 1 && t == 2)
+          m.normalizer_name_ = std::string(r.bytes());
+        else if (f == 2 && t == 2)
+          charsmap = std::string(r.bytes());
+        else if (f == 3 && t == 0)
+          m.add_dummy_prefix_ = r.varint() != 0;
+        else if (f == 4 && t == 0)
+          m.remove_extra_whitespaces_ = r.varint() != 0;
+        else if (f == 5 && t == 0)
+          m.escape_whitespaces_ = r.varint() != 0;
+        else
+          r.skip(t);
       }
     } else {
       top.skip(type);
@@ -206,7 +216,8 @@ SentencePieceModel SentencePieceModel::parse(std::string_view bytes, const std::
   if (!charsmap.empty()) {
     if (charsmap.size() <= 4) fail("the normalizer blob is broken");
     std::uint32_t trie_bytes = 0;
-    for (int i = 0; i < 4; ++i) trie_bytes |= static_cast<std::uint32_t>(static_cast<unsigned char>(charsmap[i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      trie_bytes |= static_cast<std::uint32_t>(static_cast<unsigned char>(charsmap[i])) << (8 * i);
     if (trie_bytes >= charsmap.size() || trie_bytes % 4 != 0 || trie_bytes == 0)
       fail("the normalizer trie size " + std::to_string(trie_bytes) + " does not fit its blob");
     m.trie_.resize(trie_bytes / 4);
@@ -292,8 +303,10 @@ std::string SentencePieceModel::normalize(std::string_view input) const {
     while (prev_space && !sp.empty() && sp.front() == ' ') sp.remove_prefix(1);
     if (!sp.empty()) {
       for (char c : sp) {
-        if (escape_whitespaces_ && c == ' ') out.append(kSpaceSymbol);
-        else out.push_back(c);
+        if (escape_whitespaces_ && c == ' ')
+          out.append(kSpaceSymbol);
+        else
+          out.push_back(c);
       }
       prev_space = sp.back() == ' ';
     }

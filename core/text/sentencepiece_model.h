@@ -56,8 +56,8 @@ class SentencePieceModel {
   std::size_t user_defined_prefix(std::string_view s) const;  // length of the longest user symbol, 0 if none
 
   std::vector<Piece> pieces_;
-  std::unordered_map<std::string_view, int> piece_ids_;      // normal / user-defined / unused pieces
-  std::unordered_map<std::string_view, int> reserved_ids_;   // unknown / control / byte pieces
+  std::unordered_map<std::string_view, int> piece_ids_;     // normal / user-defined / unused pieces
+  std::unordered_map<std::string_view, int> reserved_ids_;  // unknown / control / byte pieces
   std::vector<std::string> user_symbols_;
   std::size_t max_piece_bytes_ = 0;
   int unk_id_ = -1;

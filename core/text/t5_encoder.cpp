@@ -88,9 +88,9 @@ at::Tensor T5AttentionImpl::compute_bias(std::int64_t q_len, std::int64_t k_len,
   const auto opts = at::TensorOptions().dtype(at::kLong).device(relative_attention_bias->weight.data.device());
   const at::Tensor offsets = at::arange(-(q_len - 1), k_len, opts);  // [Lq + Lk - 1]
   const at::Tensor buckets = t5_relative_position_bucket(offsets, true, num_buckets, max_distance);
-  const at::Tensor v = relative_attention_bias(buckets, dtype).t().contiguous();  // [H, Lq + Lk - 1]
+  const at::Tensor v = relative_attention_bias(buckets, dtype).t().contiguous();      // [H, Lq + Lk - 1]
   const at::Tensor x = v.as_strided({num_heads, q_len, k_len}, {v.stride(0), 1, 1});  // [H, Lq, Lk]
-  return x.flip({1}).unsqueeze(0);  // [1, H, Lq, Lk]
+  return x.flip({1}).unsqueeze(0);                                                    // [1, H, Lq, Lk]
 }
 
 at::Tensor T5AttentionImpl::forward(const at::Tensor& x, const at::Tensor& position_bias) {
@@ -111,8 +111,8 @@ T5BlockImpl::T5BlockImpl(const T5EncoderConfig& c, io::WeightSource& src, const 
   layer->push_back(self_attention);  // layer.0
   layer->push_back(feed_forward);    // layer.1
   const std::string l0 = name + ".layer.0", l1 = name + ".layer.1";
-  attention = self_attention->register_module("SelfAttention",
-                                              T5Attention(c, src, l0 + ".SelfAttention", has_bias_table));
+  attention =
+      self_attention->register_module("SelfAttention", T5Attention(c, src, l0 + ".SelfAttention", has_bias_table));
   attention_norm = self_attention->register_module("layer_norm", RmsNorm(src, l0 + ".layer_norm", c.d_model, c.eps));
   auto dense = scope(*feed_forward, "DenseReluDense");
   wi_0 = dense->register_module("wi_0", Linear(src, l1 + ".DenseReluDense.wi_0", c.d_model, c.d_ff, false));
@@ -134,8 +134,8 @@ T5EncoderImpl::T5EncoderImpl(const T5EncoderConfig& c, io::WeightSource& src)
   blocks = encoder->register_module("block", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < c.num_layers; ++i)
     blocks->push_back(T5Block(c, src, "encoder.block." + std::to_string(i), /*has_bias_table=*/i == 0));
-  final_layer_norm = encoder->register_module("final_layer_norm",
-                                              RmsNorm(src, "encoder.final_layer_norm", c.d_model, c.eps));
+  final_layer_norm =
+      encoder->register_module("final_layer_norm", RmsNorm(src, "encoder.final_layer_norm", c.d_model, c.eps));
   src.finish();
 }
 
@@ -183,8 +183,8 @@ T5EncoderConfig infer_t5_encoder_config(const io::TensorStore& store, const std:
   c.num_buckets = rel[0];
   c.num_heads = rel[1];
   if (c.num_heads <= 0 || q[0] % c.num_heads != 0)
-    throw ModelError("'" + store.label() + "': q projection rows " + std::to_string(q[0]) +
-                     " not divisible by the " + std::to_string(c.num_heads) + " heads of the position-bias table");
+    throw ModelError("'" + store.label() + "': q projection rows " + std::to_string(q[0]) + " not divisible by the " +
+                     std::to_string(c.num_heads) + " heads of the position-bias table");
   c.d_kv = q[0] / c.num_heads;
   c.d_ff = wi[0];
   std::set<std::int64_t> ids;
@@ -205,15 +205,18 @@ T5Encoder load_t5_encoder(const std::string& path, const TextEncoderOptions& opt
                           const std::optional<T5EncoderConfig>& config) {
   const auto ckpt = detail::open_text_checkpoint(path, kAnchor, "a T5 encoder");
   T5EncoderConfig c;
-  if (config) c = *config;
-  else if (ckpt.config) c = T5EncoderConfig::from_json(*ckpt.config, ckpt.config_path);
-  else c = infer_t5_encoder_config(*ckpt.store, ckpt.prefix);
+  if (config)
+    c = *config;
+  else if (ckpt.config)
+    c = T5EncoderConfig::from_json(*ckpt.config, ckpt.config_path);
+  else
+    c = infer_t5_encoder_config(*ckpt.store, ckpt.prefix);
   auto ignore = [](const std::string& n) {
     return n == "encoder.embed_tokens.weight" || n == "shared.weight" || n == "lm_head.weight" ||
            n.rfind("decoder.", 0) == 0;
   };
-  auto src = detail::text_weights(ckpt, "T5 encoder", options, {{"shared.weight", "encoder.embed_tokens.weight"}},
-                                  ignore);
+  auto src =
+      detail::text_weights(ckpt, "T5 encoder", options, {{"shared.weight", "encoder.embed_tokens.weight"}}, ignore);
   return T5Encoder(c, *src);
 }
 

@@ -128,10 +128,14 @@ std::u32string utf8_to_u32(const std::string& s, const char* what) {
     }
     int len = 0;
     char32_t cp = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
-    else fail(i);
+    if ((c & 0xE0) == 0xC0)
+      len = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+      len = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+      len = 4, cp = c & 0x07, min = 0x10000;
+    else
+      fail(i);
     if (i + len > n) fail(i);
     for (int k = 1; k < len; ++k) {
       if ((p[i + k] & 0xC0) != 0x80) fail(i);

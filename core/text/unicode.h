@@ -18,7 +18,7 @@ bool is_space(char32_t cp);   // Python str.isspace(): Unicode white space plus 
 // Characters that none of the CLIP pattern's classes match under its case-insensitive matching (U+0345): the
 // reference pre-tokeniser skips them like white space.
 bool is_unmatched(char32_t cp);
-bool is_cased(char32_t cp);   // Unicode Cased (as consulted by the final-sigma rule)
+bool is_cased(char32_t cp);  // Unicode Cased (as consulted by the final-sigma rule)
 bool is_case_ignorable(char32_t cp);
 
 // Python str.lower(): full lower-case mapping (U+0130 -> "i\u0307"), capital sigma -> final sigma at word ends.

@@ -23,7 +23,7 @@ struct LowerMulti {
 };
 
 struct HtmlEntity {
-  const char* name;  // without the leading '&', with the trailing ';' where it has one
+  const char* name;   // without the leading '&', with the trailing ';' where it has one
   char32_t value[2];  // one or two code points (0 = unused)
 };
 

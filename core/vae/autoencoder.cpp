@@ -27,18 +27,16 @@ at::Tensor chunked_attention(const at::Tensor& q, const at::Tensor& k, const at:
   const std::int64_t row_bytes = B * L * static_cast<std::int64_t>(q.element_size());
   const std::int64_t rows = std::max<std::int64_t>(1, kAttnChunkBytes / std::max<std::int64_t>(row_bytes, 1));
   if (rows >= L) return at::matmul(at::softmax(at::matmul(q, kt).mul_(scale), -1), v);  // [B, L, C]
-  at::Tensor out = at::empty_like(q);  // [B, L, C]
+  at::Tensor out = at::empty_like(q);                                                   // [B, L, C]
   for (std::int64_t i = 0; i < L; i += rows) {
     const std::int64_t n = std::min(rows, L - i);
     at::Tensor s = at::matmul(q.narrow(1, i, n), kt).mul_(scale);  // [B, n, L]
-    out.narrow(1, i, n).copy_(at::matmul(at::softmax(s, -1), v));   // [B, n, C]
+    out.narrow(1, i, n).copy_(at::matmul(at::softmax(s, -1), v));  // [B, n, C]
   }
   return out;
 }
 
-std::string idx(const std::string& prefix, const char* part, int i) {
-  return prefix + part + std::to_string(i);
-}
+std::string idx(const std::string& prefix, const char* part, int i) { return prefix + part + std::to_string(i); }
 
 }  // namespace
 
@@ -78,8 +76,8 @@ std::string AutoEncoderConfig::to_string() const {
 ConvImpl::ConvImpl(io::WeightSource& w, const std::string& prefix, int in_channels, int out_channels, int kernel,
                    int stride, int padding)
     : stride_(stride), padding_(padding) {
-  weight_ = register_parameter("weight", w.take(prefix + ".weight", {out_channels, in_channels, kernel, kernel}),
-                               false);
+  weight_ =
+      register_parameter("weight", w.take(prefix + ".weight", {out_channels, in_channels, kernel, kernel}), false);
   bias_ = register_parameter("bias", w.take(prefix + ".bias", {out_channels}), false);
 }
 
@@ -102,8 +100,8 @@ at::Tensor GroupNormImpl::forward(const at::Tensor& x) {
 // ---------------------------------------------------------------------------------------------------------------
 // Blocks
 
-ResnetBlockImpl::ResnetBlockImpl(io::WeightSource& w, const std::string& prefix, int in_channels,
-                                 int out_channels, int groups) {
+ResnetBlockImpl::ResnetBlockImpl(io::WeightSource& w, const std::string& prefix, int in_channels, int out_channels,
+                                 int groups) {
   norm1_ = register_module("norm1", GroupNorm(w, prefix + ".norm1", in_channels, groups));
   conv1_ = register_module("conv1", Conv(w, prefix + ".conv1", in_channels, out_channels, 3, 1, 1));
   norm2_ = register_module("norm2", GroupNorm(w, prefix + ".norm2", out_channels, groups));
@@ -243,7 +241,8 @@ DecoderImpl::DecoderImpl(io::WeightSource& w, const AutoEncoderConfig& cfg) : cf
       blocks_[level].push_back(rb);
       block_in = block_out;
     }
-    if (level != 0) upsample_[level] = levels[level]->register_module("upsample", Upsample(w, lp + ".upsample", block_in));
+    if (level != 0)
+      upsample_[level] = levels[level]->register_module("upsample", Upsample(w, lp + ".upsample", block_in));
   }
   auto up = register_module("up", torch::nn::ModuleList());
   for (auto& l : levels) up->push_back(l);
@@ -292,8 +291,8 @@ at::Tensor AutoEncoderImpl::encode(const at::Tensor& image, at::Tensor* moments,
   if (image.dim() != 4 || image.size(1) != cfg_.in_channels || image.size(2) < f || image.size(3) < f ||
       image.size(2) % f != 0 || image.size(3) % f != 0) {
     std::ostringstream os;
-    os << "VAE encode expects an image [B, " << cfg_.in_channels << ", H, W] with H and W positive multiples of "
-       << f << ", got " << image.sizes();
+    os << "VAE encode expects an image [B, " << cfg_.in_channels << ", H, W] with H and W positive multiples of " << f
+       << ", got " << image.sizes();
     throw InvalidArgument(os.str());
   }
   at::Tensor m = encoder_->forward(image.to(device_, dtype_));  // [B, 2*z, H/f, W/f]

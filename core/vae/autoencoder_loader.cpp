@@ -74,10 +74,15 @@ std::string bfl_from_diffusers(const std::string& d, int n_levels) {
       replace_part(rest, "conv_shortcut.", "nin_shortcut.");
       return side + rest;
     }
-    static const std::pair<const char*, const char*> attn[] = {
-        {"group_norm.", "norm."}, {"to_q.", "q."},      {"query.", "q."},       {"to_k.", "k."},
-        {"key.", "k."},           {"to_v.", "v."},      {"value.", "v."},       {"to_out.0.", "proj_out."},
-        {"proj_attn.", "proj_out."}};
+    static const std::pair<const char*, const char*> attn[] = {{"group_norm.", "norm."},
+                                                               {"to_q.", "q."},
+                                                               {"query.", "q."},
+                                                               {"to_k.", "k."},
+                                                               {"key.", "k."},
+                                                               {"to_v.", "v."},
+                                                               {"value.", "v."},
+                                                               {"to_out.0.", "proj_out."},
+                                                               {"proj_attn.", "proj_out."}};
     const std::string ap = "mid_block.attentions.0.";
     if (!starts_with(rest, ap)) return "";
     const std::string leaf = rest.substr(ap.size());
@@ -149,17 +154,17 @@ AutoEncoderConfig infer_from_keys(const io::TensorStore& store, const std::map<s
   };
   if (n_levels < 1) fail("no decoder levels (decoder.up.N / decoder.up_blocks.N) found");
   AutoEncoderConfig c;
-  const auto enc_in = need("encoder.conv_in.weight", 4);     // [ch, in, 3, 3]
-  const auto dec_in = need("decoder.conv_in.weight", 4);     // [C_top, z, 3, 3]
-  const auto dec_out = need("decoder.conv_out.weight", 4);   // [out, ch*mult0, 3, 3]
-  const auto enc_out = need("encoder.conv_out.weight", 4);   // [2z, C_top, 3, 3]
+  const auto enc_in = need("encoder.conv_in.weight", 4);    // [ch, in, 3, 3]
+  const auto dec_in = need("decoder.conv_in.weight", 4);    // [C_top, z, 3, 3]
+  const auto dec_out = need("decoder.conv_out.weight", 4);  // [out, ch*mult0, 3, 3]
+  const auto enc_out = need("encoder.conv_out.weight", 4);  // [2z, C_top, 3, 3]
   c.ch = static_cast<int>(enc_in[0]);
   c.in_channels = static_cast<int>(enc_in[1]);
   c.z_channels = static_cast<int>(dec_in[1]);
   c.out_ch = static_cast<int>(dec_out[0]);
   if (enc_out[0] != 2 * c.z_channels)
-    fail("encoder.conv_out has " + std::to_string(enc_out[0]) + " outputs, expected 2 x z_channels = " +
-         std::to_string(2 * c.z_channels));
+    fail("encoder.conv_out has " + std::to_string(enc_out[0]) +
+         " outputs, expected 2 x z_channels = " + std::to_string(2 * c.z_channels));
   c.ch_mult.clear();
   for (int level = 0; level < n_levels; ++level) {
     const auto s = need("decoder.up." + std::to_string(level) + ".block.0.conv2.weight", 4);
@@ -250,10 +255,11 @@ AutoEncoderConfig config_from_diffusers(const nlohmann::json& j, const std::stri
       for (const auto& t : types)
         if (t != want) fail(std::string(key) + " contains '" + t + "', only '" + want + "' is supported");
     }
-    c.scale_factor = j.contains("scaling_factor") && j["scaling_factor"].is_number() ? j["scaling_factor"].get<double>()
-                                                                                     : 0.18215;
+    c.scale_factor =
+        j.contains("scaling_factor") && j["scaling_factor"].is_number() ? j["scaling_factor"].get<double>() : 0.18215;
     // diffusers treats a missing/null shift as no shift.
-    c.shift_factor = j.contains("shift_factor") && j["shift_factor"].is_number() ? j["shift_factor"].get<double>() : 0.0;
+    c.shift_factor =
+        j.contains("shift_factor") && j["shift_factor"].is_number() ? j["shift_factor"].get<double>() : 0.0;
     c.validate();
     return c;
   } catch (const nlohmann::json::exception& e) {
@@ -296,8 +302,8 @@ AutoEncoder load_autoencoder(const std::string& path, at::ScalarType dtype, at::
   if (!config_path.empty()) {
     cfg = config_from_diffusers(io::read_json(config_path), config_path);
     if (cfg.num_resolutions() != n)
-      throw ModelError("'" + config_path + "' describes " + std::to_string(cfg.num_resolutions()) +
-                       " levels but '" + store->label() + "' holds " + std::to_string(n) + " decoder levels");
+      throw ModelError("'" + config_path + "' describes " + std::to_string(cfg.num_resolutions()) + " levels but '" +
+                       store->label() + "' holds " + std::to_string(n) + " decoder levels");
   } else {
     cfg = infer_from_keys(*store, *keys, n);
     cfg.validate();

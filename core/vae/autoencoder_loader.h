@@ -15,9 +15,9 @@
 //                              .safetensors file (no config.json) is inferred from its shapes like a BFL file.
 // Any missing, mis-shaped or unexpected tensor is a ModelError that lists them all and names the file.
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/io/tensor_store.h"
@@ -28,12 +28,11 @@ namespace dype::vae {
 // `path`: an ae.safetensors-style file, a diffusers vae/ folder, or a diffusers model folder (model_index.json),
 // whose vae/ is used. Weights are converted to `dtype` on `device` at load (zero-copy when the file already
 // stores `dtype` and the device is the CPU). Throws IoError, FormatError, ModelError.
-AutoEncoder load_autoencoder(const std::string& path, at::ScalarType dtype = at::kFloat,
-                             at::Device device = at::kCPU);
+AutoEncoder load_autoencoder(const std::string& path, at::ScalarType dtype = at::kFloat, at::Device device = at::kCPU);
 
 // The demo model: every parameter drawn by io::RandomWeights from `seed` (same seed, same weights).
-AutoEncoder make_random_autoencoder(const AutoEncoderConfig& cfg, std::uint64_t seed,
-                                    at::ScalarType dtype = at::kFloat, at::Device device = at::kCPU);
+AutoEncoder make_random_autoencoder(const AutoEncoderConfig& cfg, std::uint64_t seed, at::ScalarType dtype = at::kFloat,
+                                    at::Device device = at::kCPU);
 
 // diffusers vae/config.json -> config. Throws ModelError (naming `label`) for a model this decoder cannot run
 // (not an AutoencoderKL, other block types, no mid attention, activation other than silu).

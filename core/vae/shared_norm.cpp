@@ -25,9 +25,9 @@ void SharedNormStats::freeze() {
   mean_.clear();
   var_.clear();
   for (std::size_t k = 0; k < sum_.size(); ++k) {
-    at::Tensor m = sum_[k] / count_[k];                                    // [B, G]
+    at::Tensor m = sum_[k] / count_[k];  // [B, G]
     mean_.push_back(m);
-    var_.push_back((sumsq_[k] / count_[k] - m * m).clamp_min(0));         // [B, G]
+    var_.push_back((sumsq_[k] / count_[k] - m * m).clamp_min(0));  // [B, G]
   }
   sum_.clear();
   sumsq_.clear();
@@ -63,7 +63,7 @@ at::Tensor SharedNormStats::group_norm(const at::Tensor& x_in, int groups, const
   if (!use_shared_) return at::group_norm(x, groups, weight, bias, eps, /*cudnn_enabled=*/true);
   if (slot >= static_cast<int>(mean_.size()))
     throw std::logic_error("SharedNormStats: no statistics frozen for GroupNorm #" + std::to_string(slot));
-  const at::Tensor& mean = mean_[slot];         // [B, G]
+  const at::Tensor& mean = mean_[slot];          // [B, G]
   at::Tensor rstd = (var_[slot] + eps).rsqrt();  // [B, G]
   // y = (x - mean) * rstd * w + b = x * a + b' per channel, with a = rstd * w, b' = b - mean * a.
   const auto per_channel = [&](const at::Tensor& g) {  // [B, G] -> [B, C, 1, 1]
@@ -71,8 +71,8 @@ at::Tensor SharedNormStats::group_norm(const at::Tensor& x_in, int groups, const
   };
   at::Tensor w = weight.to(at::kCPU, at::kDouble).view({1, C, 1, 1});
   at::Tensor b = bias.to(at::kCPU, at::kDouble).view({1, C, 1, 1});
-  at::Tensor a = per_channel(rstd) * w;                // [B, C, 1, 1]
-  at::Tensor shift = b - per_channel(mean) * a;        // [B, C, 1, 1]
+  at::Tensor a = per_channel(rstd) * w;          // [B, C, 1, 1]
+  at::Tensor shift = b - per_channel(mean) * a;  // [B, C, 1, 1]
   const auto opts = x.options();
   return at::addcmul(shift.to(opts), x, a.to(opts));  // [B, C, H, W]
 }

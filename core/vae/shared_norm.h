@@ -21,7 +21,6 @@ namespace dype::vae {
 
 class SharedNormStats {
  public:
-
   // The region of the current tile whose pixels this tile owns, in the tile's latent pixel coordinates, and the
   // tile's latent size; a layer of resolution H x W scales them by H / tile_h (1 at the latent level, up to f).
   struct Region {
@@ -34,8 +33,7 @@ class SharedNormStats {
   // Ends a pass: the statistics collected so far become the ones `use_shared` applies; collection restarts.
   void freeze();
   // Called by GroupNormImpl::forward while a SharedNormScope is active.
-  at::Tensor group_norm(const at::Tensor& x, int groups, const at::Tensor& weight, const at::Tensor& bias,
-                        double eps);
+  at::Tensor group_norm(const at::Tensor& x, int groups, const at::Tensor& weight, const at::Tensor& bias, double eps);
   int slots() const { return static_cast<int>(mean_.size()); }
 
   // The statistics object of the innermost SharedNormScope on this thread, or null.

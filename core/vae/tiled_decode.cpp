@@ -11,8 +11,7 @@ namespace {
 
 void check_latent(const AutoEncoder& ae, const at::Tensor& z) {
   const auto& cfg = ae->config();
-  if (!z.defined() || z.dim() != 4 || z.size(0) < 1 || z.size(1) != cfg.z_channels || z.size(2) < 1 ||
-      z.size(3) < 1) {
+  if (!z.defined() || z.dim() != 4 || z.size(0) < 1 || z.size(1) != cfg.z_channels || z.size(2) < 1 || z.size(3) < 1) {
     std::ostringstream os;
     os << "VAE decode expects a latent [B, " << cfg.z_channels << ", h, w]";
     if (z.defined()) os << ", got " << z.sizes();
@@ -65,8 +64,8 @@ at::Tensor tiled_decode(AutoEncoder& ae, const at::Tensor& z, const TiledDecodeO
                         const TileProgress& progress) {
   check_latent(ae, z);
   const int f = ae->config().spatial_factor();
-  at::Tensor out = at::empty({z.size(0), ae->config().out_ch, z.size(2) * f, z.size(3) * f},
-                             at::TensorOptions().dtype(at::kFloat));
+  at::Tensor out =
+      at::empty({z.size(0), ae->config().out_ch, z.size(2) * f, z.size(3) * f}, at::TensorOptions().dtype(at::kFloat));
   tiled_decode_into(ae, z, out, options, progress);
   return out;
 }

@@ -137,7 +137,8 @@ std::vector<std::string> words(const std::string& text) {
     if (std::isalpha(c)) {
       while (j < s.size() && std::isalpha(static_cast<unsigned char>(s[j]))) ++j;
     } else if (!std::isdigit(c)) {
-      while (j < s.size() && !std::isalnum(static_cast<unsigned char>(s[j])) && !std::isspace(static_cast<unsigned char>(s[j])))
+      while (j < s.size() && !std::isalnum(static_cast<unsigned char>(s[j])) &&
+             !std::isspace(static_cast<unsigned char>(s[j])))
         ++j;
     }
     out.push_back(s.substr(i, j - i));
@@ -225,11 +226,21 @@ class CorpusIterator : public sentencepiece::SentenceIterator {
 void write_t5(const std::string& dir, int vocab_size) {
   CorpusIterator it(kCorpus);
   std::string model;
-  const std::unordered_map<std::string, std::string> args = {
-      {"model_type", "unigram"}, {"vocab_size", std::to_string(vocab_size)}, {"hard_vocab_limit", "false"},
-      {"character_coverage", "1.0"}, {"pad_id", "0"}, {"eos_id", "1"}, {"unk_id", "2"}, {"bos_id", "-1"},
-      {"pad_piece", "<pad>"}, {"eos_piece", "</s>"}, {"unk_piece", "<unk>"}, {"num_threads", "1"},
-      {"seed_sentencepiece_size", "100000"}, {"shuffle_input_sentence", "false"}, {"minloglevel", "1"}};
+  const std::unordered_map<std::string, std::string> args = {{"model_type", "unigram"},
+                                                             {"vocab_size", std::to_string(vocab_size)},
+                                                             {"hard_vocab_limit", "false"},
+                                                             {"character_coverage", "1.0"},
+                                                             {"pad_id", "0"},
+                                                             {"eos_id", "1"},
+                                                             {"unk_id", "2"},
+                                                             {"bos_id", "-1"},
+                                                             {"pad_piece", "<pad>"},
+                                                             {"eos_piece", "</s>"},
+                                                             {"unk_piece", "<unk>"},
+                                                             {"num_threads", "1"},
+                                                             {"seed_sentencepiece_size", "100000"},
+                                                             {"shuffle_input_sentence", "false"},
+                                                             {"minloglevel", "1"}};
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &model);
   if (!status.ok()) {
     std::cerr << "sentencepiece training failed: " << status.ToString() << "\n";

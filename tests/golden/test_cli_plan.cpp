@@ -5,7 +5,6 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <filesystem>
 
 #include "tests/support/golden.h"
@@ -17,7 +16,8 @@ namespace {
 // The `dype` binary of this build: $DYPE_CLI, else <build>/app/dype beside <build>/tests/<this test>.
 QString dype_cli() {
   if (const char* env = std::getenv("DYPE_CLI")) return QString::fromLocal8Bit(env);
-  return QString::fromStdString((fs::canonical("/proc/self/exe").parent_path().parent_path() / "app" / "dype").string());
+  return QString::fromStdString(
+      (fs::canonical("/proc/self/exe").parent_path().parent_path() / "app" / "dype").string());
 }
 
 struct Run {
@@ -47,8 +47,8 @@ class TestCliPlan : public QObject {
  private slots:
   void dry_run_prints_the_plan_and_loads_nothing() {
     const QString png = tmp_.filePath(QStringLiteral("dry.png"));
-    const Run r = run({"--model", tiny(), "--prompt", "x", "--width", "256", "--height", "256", "--dry-run",
-                       "--output", png});
+    const Run r =
+        run({"--model", tiny(), "--prompt", "x", "--width", "256", "--height", "256", "--dry-run", "--output", png});
     QCOMPARE(r.code, 0);
     for (const char* part : {"memory plan (from the file headers", "transformer", "T5 encoder", "CLIP encoder", "VAE",
                              "peak", "fits", "s per step"})
@@ -71,8 +71,8 @@ class TestCliPlan : public QObject {
   void a_run_that_cannot_fit_is_refused_before_loading() {
     const QString png = tmp_.filePath(QStringLiteral("refused.png"));
     // A 1 MiB budget: nothing fits; the refusal names the figures and comes before the "loading" stage.
-    const Run r = run({"--model", tiny(), "--prompt", "x", "--width", "512", "--height", "512", "--max-memory",
-                       "0.001", "--output", png});
+    const Run r = run({"--model", tiny(), "--prompt", "x", "--width", "512", "--height", "512", "--max-memory", "0.001",
+                       "--output", png});
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains(QLatin1String("needs about")) && r.err.contains(QLatin1String("the budget given")),
              qPrintable(r.err));

@@ -3,7 +3,6 @@
 // models/tiny-dev (diffusers folder; ComfyUI single files with siblings discovered beside flux.safetensors):
 // noise bitwise, ids and schedule, every step's model input and prediction, the final latent and the 8-bit image.
 #include <QtTest>
-
 #include <cstdio>
 #include <map>
 #include <vector>
@@ -93,7 +92,8 @@ class TestGoldenPipeline : public QObject {
     QTest::addColumn<QString>("layout");
     QTest::addColumn<QString>("name");
     for (const char* layout : {"diffusers", "comfy"})
-      for (const char* c : kCases) QTest::newRow((std::string(layout) + ":" + c).c_str()) << QString(layout) << QString(c);
+      for (const char* c : kCases)
+        QTest::newRow((std::string(layout) + ":" + c).c_str()) << QString(layout) << QString(c);
   }
   void generate_matches() {
     QFETCH(QString, layout);

@@ -2,7 +2,6 @@
 // Golden A_rope_* cases: for every entry (method, DyPE on/off, yarn form, t, lambdas) the per-axis omega vectors
 // (relative 1e-12), mscale (absolute 1e-12) and the pe table embed_nd builds from the case's ids (max abs 2e-6).
 #include <QtTest>
-
 #include <cmath>
 #include <string>
 
@@ -79,7 +78,8 @@ class TestGoldenRope : public QObject {
       for (int a = 0; a < 3; ++a) {
         const double r = max_rel(used[std::size_t(a)].omega, gc.expect(e.at("omega")[a].get<std::string>()));
         (vy ? w.omega_vy : w.omega) = std::max(vy ? w.omega_vy : w.omega, r);
-        QVERIFY2(r <= 1e-12, qPrintable(QString("%1 %2 axis %3: omega rel err %4").arg(name, id.c_str()).arg(a).arg(r)));
+        QVERIFY2(r <= 1e-12,
+                 qPrintable(QString("%1 %2 axis %3: omega rel err %4").arg(name, id.c_str()).arg(a).arg(r)));
         const double dm = std::fabs(used[std::size_t(a)].mscale - ms.data_ptr<double>()[a]);
         w.mscale = std::max(w.mscale, dm);
         QVERIFY2(dm <= 1e-12, qPrintable(QString("%1 %2 axis %3: mscale err %4").arg(name, id.c_str()).arg(a).arg(dm)));

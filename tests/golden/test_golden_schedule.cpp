@@ -2,7 +2,6 @@
 // Golden F_schedule: FLUX's shifted sigma schedule for several (num_steps, image_seq_len, shift, base/max shift),
 // every value within max abs 1e-6 of the reference's float32 results.
 #include <QtTest>
-
 #include <cmath>
 #include <string>
 
@@ -36,7 +35,10 @@ class TestGoldenSchedule : public QObject {
       for (std::size_t k = 0; k < ts.size(); ++k) {
         const double d = std::fabs(ts[k] - exp.data_ptr<double>()[k]);
         worst = std::max(worst, d);
-        QVERIFY2(d <= 1e-6, qPrintable(QString("%1[%2]: %3 vs %4").arg(id.c_str()).arg(k).arg(ts[k], 0, 'g', 9)
+        QVERIFY2(d <= 1e-6, qPrintable(QString("%1[%2]: %3 vs %4")
+                                           .arg(id.c_str())
+                                           .arg(k)
+                                           .arg(ts[k], 0, 'g', 9)
                                            .arg(exp.data_ptr<double>()[k], 0, 'g', 9)));
       }
       ++n;

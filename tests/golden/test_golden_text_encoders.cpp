@@ -4,7 +4,6 @@
 // config.json), with weights upcast at load and kept compact (bf16) with per-layer upcast; and
 // D_t5_relative_buckets (exact).
 #include <QtTest>
-
 #include <set>
 #include <string>
 
@@ -22,9 +21,7 @@ struct Encoders {
   T5Encoder t5{nullptr};
 };
 
-std::string layout_dir(const std::string& layout) {
-  return dype::test::golden_root() + "/models/tiny-dev/" + layout;
-}
+std::string layout_dir(const std::string& layout) { return dype::test::golden_root() + "/models/tiny-dev/" + layout; }
 
 Encoders load(const std::string& layout, bool keep_compact) {
   TextEncoderOptions opt;
@@ -93,9 +90,9 @@ class TestGoldenTextEncoders : public QObject {
   // Parameters are registered under exactly the checkpoint's keys, and compact loading keeps bf16.
   void parameter_names_are_checkpoint_keys() {
     const std::string dir = layout_dir("comfy");
-    for (const auto& [file, module] :
-         std::vector<std::pair<std::string, torch::nn::Module*>>{{dir + "/clip_l.safetensors", enc_["comfy"].clip.get()},
-                                                                 {dir + "/t5xxl.safetensors", enc_["comfy"].t5.get()}}) {
+    for (const auto& [file, module] : std::vector<std::pair<std::string, torch::nn::Module*>>{
+             {dir + "/clip_l.safetensors", enc_["comfy"].clip.get()},
+             {dir + "/t5xxl.safetensors", enc_["comfy"].t5.get()}}) {
       const auto store = dype::io::TensorStore::open(file);
       const auto names = store->names();
       std::set<std::string> stored(names.begin(), names.end()), registered;
@@ -192,7 +189,8 @@ class TestGoldenTextEncoders : public QObject {
     cc.vocab_size = 1000, cc.hidden_size = 64, cc.intermediate_size = 128, cc.num_layers = 2, cc.num_heads = 2;
     T5EncoderConfig tc;
     tc.vocab_size = 500, tc.d_model = 32, tc.d_kv = 16, tc.num_heads = 2, tc.d_ff = 64, tc.num_layers = 2;
-    auto a = make_random_clip_text_model(cc, 7), b = make_random_clip_text_model(cc, 7), d = make_random_clip_text_model(cc, 8);
+    auto a = make_random_clip_text_model(cc, 7), b = make_random_clip_text_model(cc, 7),
+         d = make_random_clip_text_model(cc, 8);
     auto t1 = make_random_t5_encoder(tc, 7), t2 = make_random_t5_encoder(tc, 7);
     c10::InferenceMode guard;
     const at::Tensor ids = at::arange(77, at::kLong).view({1, 77}) * 11 % 1000;

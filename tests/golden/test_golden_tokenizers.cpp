@@ -2,7 +2,6 @@
 // Golden case E_tokenizers (CLIP BPE and T5 SentencePiece ids for 16 edge-case prompts, exact) from both model
 // layouts' tokenizer files, plus the ids stored as inputs of the D_text_encoders_* cases.
 #include <QtTest>
-
 #include <string>
 #include <vector>
 
@@ -27,7 +26,8 @@ std::string bytes_of(const at::Tensor& t) {
 
 std::string from_hex(const std::string& hex) {
   std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -44,12 +44,11 @@ QString show(const std::vector<std::string>& v) {
 }
 
 // Compares and, on mismatch, prints both sequences (QCOMPARE on vectors would only say "different").
-#define COMPARE_SEQ(actual, expected, what)                                                                    \
-  do {                                                                                                       \
-    const auto a_ = (actual);                                                                                \
-    const auto e_ = (expected);                                                                              \
-    if (a_ != e_)                                                                                            \
-      QFAIL(qPrintable(QString("%1 differ\n   actual: %2\n expected: %3").arg(what, show(a_), show(e_)))); \
+#define COMPARE_SEQ(actual, expected, what)                                                                            \
+  do {                                                                                                                 \
+    const auto a_ = (actual);                                                                                          \
+    const auto e_ = (expected);                                                                                        \
+    if (a_ != e_) QFAIL(qPrintable(QString("%1 differ\n   actual: %2\n expected: %3").arg(what, show(a_), show(e_)))); \
   } while (0)
 
 }  // namespace
@@ -144,7 +143,8 @@ class TestGoldenTokenizers : public QObject {
     const std::string prompt = from_hex(c.json["prompt_utf8_hex"].get<std::string>());
     QCOMPARE(prompt, c.json["prompt"].get<std::string>());
     const auto& params = c.json["params"];
-    const at::Tensor clip_ids = clip_.at(layout.toStdString()).encode_tensor(prompt, params["clip_max_length"].get<int>());
+    const at::Tensor clip_ids =
+        clip_.at(layout.toStdString()).encode_tensor(prompt, params["clip_max_length"].get<int>());
     const at::Tensor t5_ids = t5_.at(layout.toStdString()).encode_tensor(prompt, params["t5_max_length"].get<int>());
     QCOMPARE(clip_ids.sizes().vec(), c.input("clip_ids").sizes().vec());
     QCOMPARE(t5_ids.sizes().vec(), c.input("t5_ids").sizes().vec());

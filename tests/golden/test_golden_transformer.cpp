@@ -1,9 +1,9 @@
 // test-deps: io dype flux
 // FLUX transformer forward against the golden reference (../shared/golden, B_transformer_* and
 // B_timestep_embedding), from the BFL single file, the diffusers folder and the F8_E4M3 file.
-#include <QtTest>
-
 #include <c10/core/InferenceMode.h>
+
+#include <QtTest>
 
 #include "core/common/error.h"
 #include "core/dype/rope_frequencies.h"
@@ -87,9 +87,9 @@ class TestGoldenTransformer : public QObject {
     const double pe_tol = tol.at("pe").at("max_abs").get<double>();
 
     Intermediates cap;
-    const at::Tensor out = m->forward(gc.input("img"), gc.input("img_ids"), gc.input("txt"), gc.input("txt_ids"),
-                                      gc.input("timesteps"), gc.input("y"), gc.input("guidance"), dype_config(p),
-                                      p.at("dype_t").get<double>(), &cap);
+    const at::Tensor out =
+        m->forward(gc.input("img"), gc.input("img_ids"), gc.input("txt"), gc.input("txt_ids"), gc.input("timesteps"),
+                   gc.input("y"), gc.input("guidance"), dype_config(p), p.at("dype_t").get<double>(), &cap);
     std::vector<Check> checks;
     checks.push_back({"out", test::rel_l2(out, gc.expect("out")), out_tol});
     checks.push_back({"pe (max abs)", test::max_abs_diff(cap.at("pe"), gc.expect("pe")), pe_tol});
@@ -126,8 +126,9 @@ class TestGoldenTransformer : public QObject {
     for (const auto& c : checks) report += " " + c.what + " " + QString::number(c.value, 'g', 3).toStdString() + ";";
     qInfo("%s", report.c_str());
     for (const auto& c : checks)
-      QVERIFY2(c.value <= c.limit, (name + " [" + label + "] " + c.what + " = " + std::to_string(c.value) +
-                                    " > " + std::to_string(c.limit)).c_str());
+      QVERIFY2(c.value <= c.limit,
+               (name + " [" + label + "] " + c.what + " = " + std::to_string(c.value) + " > " + std::to_string(c.limit))
+                   .c_str());
   }
 
  private slots:
@@ -217,7 +218,7 @@ class TestGoldenTransformer : public QObject {
       for (const auto& t : f->tensors()) {
         if (t.dtype != io::DType::F8_E4M3) continue;
         ++n_f8;
-        const at::Tensor codes = f->raw_bytes(t.name).to(at::kLong);             // [numel]
+        const at::Tensor codes = f->raw_bytes(t.name).to(at::kLong);              // [numel]
         const at::Tensor expect = table.index_select(0, codes).reshape(t.shape);  // float32
         QVERIFY2(at::equal(params[t.name], expect), t.name.c_str());
       }
@@ -230,15 +231,15 @@ class TestGoldenTransformer : public QObject {
     auto gen = at::detail::createCPUGenerator(7);
     const at::Tensor q = at::randn({2, 3, 37, 16}, gen), k = at::randn({2, 3, 37, 16}, gen),
                      v = at::randn({2, 3, 37, 16}, gen);
-    const at::Tensor ref =
-        at::matmul(at::softmax(at::matmul(q.to(at::kDouble), k.to(at::kDouble).transpose(-2, -1)) / 4.0, -1),
-                   v.to(at::kDouble));
+    const at::Tensor ref = at::matmul(
+        at::softmax(at::matmul(q.to(at::kDouble), k.to(at::kDouble).transpose(-2, -1)) / 4.0, -1), v.to(at::kDouble));
     for (std::int64_t bytes : {std::int64_t{1}, std::int64_t{2 * 3 * 37 * 8 * 5}, std::int64_t{256} << 20}) {
       const at::Tensor out = scaled_dot_product_chunked(q, k, v, bytes);
       QVERIFY2(test::max_abs_diff(out, ref) < 2e-6, std::to_string(test::max_abs_diff(out, ref)).c_str());
     }
     QVERIFY(test::max_abs_diff(scaled_dot_product(q, k, v), ref) < 2e-6);
-    const at::Tensor bf = scaled_dot_product_chunked(q.to(at::kBFloat16), k.to(at::kBFloat16), v.to(at::kBFloat16), 4096);
+    const at::Tensor bf =
+        scaled_dot_product_chunked(q.to(at::kBFloat16), k.to(at::kBFloat16), v.to(at::kBFloat16), 4096);
     QCOMPARE(bf.scalar_type(), at::kBFloat16);
     QVERIFY(test::rel_l2(bf, ref) < 2e-2);
     qInfo("attention backend on CPU: %s", attention_backend(at::kCPU).c_str());
@@ -263,9 +264,9 @@ class TestGoldenTransformer : public QObject {
         continue;
       }
       QCOMPARE(m->img_in->weight().scalar_type(), dt);
-      const at::Tensor out = m->forward(gc.input("img"), gc.input("img_ids"), gc.input("txt"), gc.input("txt_ids"),
-                                        gc.input("timesteps"), gc.input("y"), gc.input("guidance"), dype_config(p),
-                                        p.at("dype_t").get<double>());
+      const at::Tensor out =
+          m->forward(gc.input("img"), gc.input("img_ids"), gc.input("txt"), gc.input("txt_ids"), gc.input("timesteps"),
+                     gc.input("y"), gc.input("guidance"), dype_config(p), p.at("dype_t").get<double>());
       QCOMPARE(out.scalar_type(), dt);
       const double r = test::rel_l2(out, gc.expect("out"));
       qInfo("%s compute: out rel_l2 %.3g", c10::toString(dt), r);

@@ -2,9 +2,9 @@
 // Golden cases C_vae_decode_8x8, C_vae_decode_12x20, C_vae_encode_64x96 from both checkpoint layouts of
 // models/tiny-dev (comfy/ae.safetensors with BFL keys, diffusers/vae with diffusers keys), the key mapping, strict
 // load errors, and tiled-vs-untiled figures (decode and encode) with the golden weights.
-#include <QtTest>
 #include <c10/core/InferenceMode.h>
 
+#include <QtTest>
 #include <cstdio>
 #include <filesystem>
 
@@ -13,13 +13,13 @@
 #include "core/vae/autoencoder_loader.h"
 #include "core/vae/tiled_decode.h"
 #include "core/vae/tiled_encode.h"
-#include "tests/support/seam_detector.h"
 #include "tests/support/golden.h"
+#include "tests/support/seam_detector.h"
 #include "tests/support/tiled_encode_compare.h"
 
 using namespace dype;
-using vae::TileSpan;
 using test::seam_ratio;
+using vae::TileSpan;
 namespace fs = std::filesystem;
 
 namespace {
@@ -70,12 +70,14 @@ TileStats compare_tiled(vae::AutoEncoder& ae, const at::Tensor& z, const vae::Ti
   // (+-10% here) is then factored out and 1 means "the tiling left no trace".
   s.seam_cols = seam_ratio(tiled, plan.cols, f) / seam_ratio(full, plan.cols, f);
   s.seam_rows = seam_ratio(tiled.transpose(2, 3), plan.rows, f) / seam_ratio(full.transpose(2, 3), plan.rows, f);
-  qInfo("  tile %d overlap %d on %lldx%lld latent (%d tiles, %s GroupNorm): |tiled - untiled| max %.3g mean %.3g; "
-        "away from blend zones max %.3g mean %.3g (untiled image max|x| %.3g mean|x| %.3g); rel_l2 %.3g; seam ratio "
-        "(tiled / untiled) cols %.3f rows %.3f (untiled image's own ratio: %.3f, %.3f)",
-        o.tile, o.overlap, (long long)z.size(2), (long long)z.size(3), plan.count(), o.shared_norm ? "image-wide" : "per-tile", s.max_all,
-        s.mean_all, s.max_away, s.mean_away, s.max_abs, s.mean_abs, s.rel_l2, s.seam_cols, s.seam_rows,
-        seam_ratio(full, plan.cols, f), seam_ratio(full.transpose(2, 3), plan.rows, f));
+  qInfo(
+      "  tile %d overlap %d on %lldx%lld latent (%d tiles, %s GroupNorm): |tiled - untiled| max %.3g mean %.3g; "
+      "away from blend zones max %.3g mean %.3g (untiled image max|x| %.3g mean|x| %.3g); rel_l2 %.3g; seam ratio "
+      "(tiled / untiled) cols %.3f rows %.3f (untiled image's own ratio: %.3f, %.3f)",
+      o.tile, o.overlap, (long long)z.size(2), (long long)z.size(3), plan.count(),
+      o.shared_norm ? "image-wide" : "per-tile", s.max_all, s.mean_all, s.max_away, s.mean_away, s.max_abs, s.mean_abs,
+      s.rel_l2, s.seam_cols, s.seam_rows, seam_ratio(full, plan.cols, f),
+      seam_ratio(full.transpose(2, 3), plan.rows, f));
   return s;
 }
 
@@ -199,8 +201,8 @@ class TestGoldenVae : public QObject {
     auto ae = load(layout);
     at::Tensor moments, mean;
     at::Tensor latent = ae->encode(c.input("image"), &moments, &mean);
-    for (const auto& [name, t] : {std::pair<std::string, at::Tensor>{"latent", latent}, {"mean", mean},
-                                  {"moments", moments}}) {
+    for (const auto& [name, t] :
+         {std::pair<std::string, at::Tensor>{"latent", latent}, {"mean", mean}, {"moments", moments}}) {
       const double r = test::rel_l2(t, c.expect(name));
       qInfo("  %s rel_l2 %.3g", name.c_str(), r);
       QVERIFY2(r <= tol(c, name), (name + " " + std::to_string(r)).c_str());
@@ -316,8 +318,9 @@ class TestGoldenVae : public QObject {
       } catch (const ModelError& e) {
         const std::string msg = e.what();
         QVERIFY2(msg.find(needle) != std::string::npos, msg.c_str());
-        QVERIFY2(msg.find(path) != std::string::npos || msg.find(fs::path(path).filename().string()) != std::string::npos,
-                 msg.c_str());
+        QVERIFY2(
+            msg.find(path) != std::string::npos || msg.find(fs::path(path).filename().string()) != std::string::npos,
+            msg.c_str());
       }
     };
     // Missing tensor.

@@ -4,10 +4,10 @@
 // the text and image streams, apply_rope), on the golden tiny model's real norm scales and the golden pe tables.
 // Needs a CUDA device and a build with the kernels: otherwise every test SKIPs (label gpu: never counted as a pass
 // on a CPU machine).
-#include <QtTest>
+#include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 
-#include <c10/core/InferenceMode.h>
+#include <QtTest>
 
 #include "core/common/error.h"
 #include "core/cuda/fused_ops.h"
@@ -82,9 +82,9 @@ class TestGpuQkNormRope : public QObject {
       QVERIFY(dk <= tol);
 
       // The allocating form on the image stream alone agrees with the _out form.
-      const auto pair = dype::cuda::fused_qk_norm_rope(i[0], i[1], scale_of(blk.img_attn->norm->query_norm, dtype),
-                                                       scale_of(blk.img_attn->norm->key_norm, dtype),
-                                                       pe.narrow(2, Lt, Li));
+      const auto pair =
+          dype::cuda::fused_qk_norm_rope(i[0], i[1], scale_of(blk.img_attn->norm->query_norm, dtype),
+                                         scale_of(blk.img_attn->norm->key_norm, dtype), pe.narrow(2, Lt, Li));
       QCOMPARE(max_rel(pair.first, q.narrow(2, Lt, Li)), 0.0);
       QCOMPARE(max_rel(pair.second, k.narrow(2, Lt, Li)), 0.0);
     }

@@ -4,14 +4,14 @@
 // latent σ·noise + (1 − σ)·encode(picture) (scale_noise), built here from the golden VAE, the reference noise
 // generator and a schedule written out in this file; strength 1 is text-to-image exactly; unusable files are refused
 // before any work, naming the file.
-#include <QtTest>
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
 
+#include <QtTest>
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 
 #include "core/common/error.h"
 #include "core/image/png_export.h"
@@ -55,7 +55,8 @@ at::Tensor as_vae_input(const RgbImage& im) {
   for (int y = 0; y < im.height; ++y)
     for (int x = 0; x < im.width; ++x)
       for (int c = 0; c < 3; ++c)
-        a[0][c][y][x] = static_cast<float>(im.rgb8[(static_cast<std::size_t>(y) * im.width + x) * 3 + c]) / 255.0f * 2.0f - 1.0f;
+        a[0][c][y][x] =
+            static_cast<float>(im.rgb8[(static_cast<std::size_t>(y) * im.width + x) * 3 + c]) / 255.0f * 2.0f - 1.0f;
   return t;
 }
 
@@ -77,7 +78,9 @@ class Recorder : public StepObserver {
   std::vector<double> sigmas;
   std::vector<std::string> stages;
   void on_stage(const std::string& s) override { stages.push_back(s); }
-  void on_step_tensors(int index, const at::Tensor& xi, const at::Tensor&) override { x[index] = xi.to(at::kCPU).clone(); }
+  void on_step_tensors(int index, const at::Tensor& xi, const at::Tensor&) override {
+    x[index] = xi.to(at::kCPU).clone();
+  }
   bool on_step(const StepProgress& p) override {
     sigmas.push_back(p.sigma);
     return true;
@@ -120,9 +123,12 @@ class TestImg2Img : public QObject {
 
   void start_index_is_diffusers_get_timesteps() {
     // (N, S) -> t_start as diffusers computes it: int(max(N - min(N*S, N), 0)); values from Python.
-    const struct { int n; double s; int t; } table[] = {{28, 0.6, 11}, {10, 0.7, 3}, {4, 0.5, 2},  {1, 0.01, 0},
-                                                       {28, 1.0, 0},  {20, 0.35, 13}, {3, 0.1, 2}, {50, 0.99, 0},
-                                                       {10, 0.55, 4}, {100, 0.07, 93}};
+    const struct {
+      int n;
+      double s;
+      int t;
+    } table[] = {{28, 0.6, 11},  {10, 0.7, 3}, {4, 0.5, 2},   {1, 0.01, 0},  {28, 1.0, 0},
+                 {20, 0.35, 13}, {3, 0.1, 2},  {50, 0.99, 0}, {10, 0.55, 4}, {100, 0.07, 93}};
     for (const auto& e : table) QCOMPARE(sampling::img2img_start_index(e.n, e.s), e.t);
     for (double bad : {0.0, -0.1, 1.5, std::nan("")}) {
       const std::string msg = test::error_of([&] { sampling::img2img_start_index(10, bad); });

@@ -7,7 +7,6 @@
 // the same latent up to float32 rounding; strength 0 must equal no LoRA bit for bit, on the same loaded pipeline.
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -137,8 +136,10 @@ Lora make_lora(const io::TensorStore& store, Format format, std::int64_t r, std:
       const bool with_alpha = format == Format::Kohya || layer++ % 2 == 0;
       const float alpha = with_alpha ? 2.0f : static_cast<float>(r);
       const std::string stem = format == Format::Kohya ? "lora_unet_" + underscored(m) : "diffusion_model." + m;
-      if (format == Format::Kohya) add(stem, ".lora_down.weight", ".lora_up.weight", a, b);
-      else add(stem, ".lora_A.weight", ".lora_B.weight", a, b);
+      if (format == Format::Kohya)
+        add(stem, ".lora_down.weight", ".lora_up.weight", a, b);
+      else
+        add(stem, ".lora_A.weight", ".lora_B.weight", a, b);
       if (with_alpha) lora.tensors.push_back({stem + ".alpha", "F32", {}, test::le_bytes(std::vector<float>{alpha})});
       delta = at::matmul(b.to(at::kFloat), a.to(at::kFloat)) * (alpha / static_cast<double>(r));
     }
@@ -214,7 +215,8 @@ class TestLora : public QObject {
   void sha256_known_values() {
     QCOMPARE(sha256_hex("", 0), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
     QCOMPARE(sha256_hex("abc", 3), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-    const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";  // 56 bytes: padding spills
+    const std::string two_blocks =
+        "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";  // 56 bytes: padding spills
     QCOMPARE(sha256_hex(two_blocks.data(), two_blocks.size()),
              std::string("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
     const std::string million(1000000, 'a');
@@ -254,8 +256,8 @@ class TestLora : public QObject {
     test::write_safetensors(file("two_b.safetensors"), b.tensors);
     write_merged(*store_, {{&a, 0.5}, {&b, -0.7}}, file("two_merged.safetensors"));
     const at::Tensor merged = latent_of(file("two_merged.safetensors"));
-    const at::Tensor runtime = latent_of(comfy_ + "/flux.safetensors", {{file("two_a.safetensors"), 0.5, ""},
-                                                                        {file("two_b.safetensors"), -0.7, ""}});
+    const at::Tensor runtime = latent_of(comfy_ + "/flux.safetensors",
+                                         {{file("two_a.safetensors"), 0.5, ""}, {file("two_b.safetensors"), -0.7, ""}});
     const double r = test::rel_l2(runtime, merged);
     qInfo("BFL 0.5 + diffusers -0.7: rel_l2(runtime, merged) %.3g", r);
     QVERIFY2(std::isfinite(r) && r <= 1e-5, std::to_string(r).c_str());
@@ -310,16 +312,20 @@ class TestLora : public QObject {
   void unmatched_keys_are_listed() {
     Lora lora = make_lora(*store_, Format::Bfl, 4, 5);
     const at::Tensor a = at::zeros({4, 128}, at::kBFloat16);
-    lora.tensors.push_back({"diffusion_model.double_blocks.99.img_attn.qkv.lora_A.weight", "BF16", {4, 128}, bytes_of(a)});
-    lora.tensors.push_back({"lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", "BF16", {4, 128}, bytes_of(a)});
+    lora.tensors.push_back(
+        {"diffusion_model.double_blocks.99.img_attn.qkv.lora_A.weight", "BF16", {4, 128}, bytes_of(a)});
+    lora.tensors.push_back(
+        {"lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", "BF16", {4, 128}, bytes_of(a)});
     const std::string path = file("unmatched.safetensors");
     test::write_safetensors(path, lora.tensors);
     auto model = flux::load_flux(comfy_ + "/flux.safetensors");
     std::string msg = error_of([&] { flux::load_lora(path, *model); });
     qInfo("%s", msg.c_str());
-    QVERIFY2(msg.find("2 of") != std::string::npos && msg.find("double_blocks.99.img_attn.qkv.lora_A") != std::string::npos &&
+    QVERIFY2(msg.find("2 of") != std::string::npos &&
+                 msg.find("double_blocks.99.img_attn.qkv.lora_A") != std::string::npos &&
                  msg.find("lora_te1_text_model_encoder_layers_0_mlp_fc1") != std::string::npos &&
-                 msg.find("unmatched.safetensors") != std::string::npos && msg.find("Text-encoder") != std::string::npos,
+                 msg.find("unmatched.safetensors") != std::string::npos &&
+                 msg.find("Text-encoder") != std::string::npos,
              msg.c_str());
     // The pipeline refuses it before any work, with the same message.
     auto pipe = FluxPipeline::load(paths_for(comfy_ + "/flux.safetensors"), LoadOptions{});

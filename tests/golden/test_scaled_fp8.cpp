@@ -9,7 +9,6 @@
 // quantisation descriptions must be refused with messages that name the file and the tensor.
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -65,7 +64,8 @@ void quantise_file(const std::string& src, const std::string& dst, Form form, co
   for (const auto& name : store->names()) {
     const io::TensorInfo* info = store->find(name);
     const at::Tensor raw = store->files()[0]->raw_bytes(name);
-    const bool quantise = info->shape.size() == 2 && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+    const bool quantise =
+        info->shape.size() == 2 && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
     if (!quantise) {
       out.push_back({name, io::dtype_name(info->dtype), info->shape,
                      std::string(static_cast<const char*>(raw.data_ptr()), static_cast<std::size_t>(raw.numel()))});
@@ -73,13 +73,17 @@ void quantise_file(const std::string& src, const std::string& dst, Form form, co
     }
     const at::Tensor w = store->tensor(name, at::kFloat);  // [rows, cols]
     at::Tensor scale;                                      // [] or [rows]
-    if (form == Form::Plain) scale = at::ones({}, at::kFloat);
-    else if (form == Form::ComfyQuantPerRow) scale = w.abs().amax(1).clamp_min(1e-12) / 448.0;
-    else scale = (w.abs().max().clamp_min(1e-12) / 448.0).reshape({});
+    if (form == Form::Plain)
+      scale = at::ones({}, at::kFloat);
+    else if (form == Form::ComfyQuantPerRow)
+      scale = w.abs().amax(1).clamp_min(1e-12) / 448.0;
+    else
+      scale = (w.abs().max().clamp_min(1e-12) / 448.0).reshape({});
     const at::Tensor q = (w / (scale.dim() ? scale.unsqueeze(1) : scale)).contiguous();
     std::string codes(static_cast<std::size_t>(q.numel()), '\0');
     const float* qp = q.data_ptr<float>();
-    for (std::int64_t i = 0; i < q.numel(); ++i) codes[static_cast<std::size_t>(i)] = static_cast<char>(encode_e4m3(qp[i], pos));
+    for (std::int64_t i = 0; i < q.numel(); ++i)
+      codes[static_cast<std::size_t>(i)] = static_cast<char>(encode_e4m3(qp[i], pos));
     out.push_back({name, "F8_E4M3", info->shape, codes});
     const std::string base = name.substr(0, name.size() - 7);
     std::vector<std::int64_t> scale_shape = scale.sizes().vec();
@@ -88,16 +92,18 @@ void quantise_file(const std::string& src, const std::string& dst, Form form, co
       out.push_back({base + ".weight_scale", "F32", scale_shape, f32_bytes(scale)});
       const std::string desc = R"({"format": "float8_e4m3fn"})";
       out.push_back({base + ".comfy_quant", "U8", {static_cast<std::int64_t>(desc.size())}, desc});
-      layers_json += std::string(layers_json.empty() ? "" : ",") + "\\\"" + base + "\\\":{\\\"format\\\":\\\"float8_e4m3fn\\\"}";
+      layers_json +=
+          std::string(layers_json.empty() ? "" : ",") + "\\\"" + base + "\\\":{\\\"format\\\":\\\"float8_e4m3fn\\\"}";
       out.push_back({base + ".input_scale", "F32", {}, f32_bytes(at::ones({}, at::kFloat))});
     }
   }
   if (form == Form::Legacy) out.push_back({"scaled_fp8", "F8_E4M3", {0}, ""});
   std::string data;
   for (const auto& t : out) data += t.bytes;
-  const std::string meta = (form == Form::ComfyQuant || form == Form::ComfyQuantPerRow)
-                               ? R"({"_quantization_metadata":"{\"format_version\":\"1.0\",\"layers\":{)" + layers_json + "}}\"}"
-                               : "";
+  const std::string meta =
+      (form == Form::ComfyQuant || form == Form::ComfyQuantPerRow)
+          ? R"({"_quantization_metadata":"{\"format_version\":\"1.0\",\"layers\":{)" + layers_json + "}}\"}"
+          : "";
   test::write_file(dst, test::file_bytes(test::header_json(out, meta), data));
 }
 
@@ -117,7 +123,8 @@ class TestScaledFp8 : public QObject {
     const fs::path dir = fs::path(tmp_.path().toStdString()) / name;
     fs::create_directories(dir);
     for (const char* f : {"ae.safetensors", "clip_l.safetensors"}) fs::copy_file(fs::path(comfy_) / f, dir / f);
-    for (const char* d : {"tokenizer", "tokenizer_2"}) fs::copy(fs::path(comfy_) / d, dir / d, fs::copy_options::recursive);
+    for (const char* d : {"tokenizer", "tokenizer_2"})
+      fs::copy(fs::path(comfy_) / d, dir / d, fs::copy_options::recursive);
     quantise_file(comfy_ + "/flux.safetensors", (dir / "flux.safetensors").string(), form, pos_);
     quantise_file(comfy_ + "/t5xxl.safetensors", (dir / "t5xxl.safetensors").string(), form, pos_);
     return (dir / "flux.safetensors").string();
@@ -160,7 +167,8 @@ class TestScaledFp8 : public QObject {
     QVERIFY(at::allclose(scaled, table.reshape({16, 16}) * row_scale.unsqueeze(1), 0, 0, true));
     const at::Tensor bf = io::decode_float8(codes, io::DType::F8_E4M3, at::kBFloat16, at::full({}, 0.25));
     QCOMPARE(bf.scalar_type(), at::kBFloat16);
-    QVERIFY(at::allclose(bf.to(at::kFloat), (table.reshape({16, 16}) * 0.25).to(at::kBFloat16).to(at::kFloat), 0, 0, true));
+    QVERIFY(
+        at::allclose(bf.to(at::kFloat), (table.reshape({16, 16}) * 0.25).to(at::kBFloat16).to(at::kFloat), 0, 0, true));
   }
 
   void scaled_forms_generate_what_bf16_generates_data() {
@@ -197,13 +205,15 @@ class TestScaledFp8 : public QObject {
         case 0: dtype = "F32", bytes = f32_bytes(w); break;
         case 1: {
           const at::Tensor h = w.to(at::kHalf).contiguous();
-          dtype = "F16", bytes = std::string(static_cast<const char*>(h.data_ptr()), static_cast<std::size_t>(h.numel()) * 2);
+          dtype = "F16",
+          bytes = std::string(static_cast<const char*>(h.data_ptr()), static_cast<std::size_t>(h.numel()) * 2);
           break;
         }
         case 2: {
           const float* p = w.contiguous().data_ptr<float>();
           dtype = "F8_E4M3", bytes.assign(static_cast<std::size_t>(w.numel()), '\0');
-          for (std::int64_t k = 0; k < w.numel(); ++k) bytes[static_cast<std::size_t>(k)] = static_cast<char>(encode_e4m3(p[k], pos_));
+          for (std::int64_t k = 0; k < w.numel(); ++k)
+            bytes[static_cast<std::size_t>(k)] = static_cast<char>(encode_e4m3(p[k], pos_));
           break;
         }
         default: break;
@@ -302,8 +312,10 @@ class TestScaledFp8 : public QObject {
     auto load = [](const std::string& path) { flux::load_flux(path); };
 
     // Scales without the marker: the file was altered.
-    std::string msg = error_of([&] { load(rewrite("no_marker.safetensors", [](test::RawTensor& t) { return t.name != "scaled_fp8"; })); });
-    QVERIFY2(msg.find("scaled_fp8") != std::string::npos && msg.find("no_marker.safetensors") != std::string::npos, msg.c_str());
+    std::string msg = error_of(
+        [&] { load(rewrite("no_marker.safetensors", [](test::RawTensor& t) { return t.name != "scaled_fp8"; })); });
+    QVERIFY2(msg.find("scaled_fp8") != std::string::npos && msg.find("no_marker.safetensors") != std::string::npos,
+             msg.c_str());
     // A scale that fits neither one value nor one per row.
     msg = error_of([&] {
       load(rewrite("bad_scale.safetensors", [](test::RawTensor& t) {
@@ -314,7 +326,8 @@ class TestScaledFp8 : public QObject {
         return true;
       }));
     });
-    QVERIFY2(msg.find("img_in.scale_weight") != std::string::npos && msg.find("per row") != std::string::npos, msg.c_str());
+    QVERIFY2(msg.find("img_in.scale_weight") != std::string::npos && msg.find("per row") != std::string::npos,
+             msg.c_str());
     // A layer format this version does not compute.
     const std::string int8 = R"({"format": "int8_tensorwise"})";
     msg = error_of([&] {
@@ -336,7 +349,8 @@ class TestScaledFp8 : public QObject {
         return t.name != "img_in.scale_weight";
       }));
     });
-    QVERIFY2(msg.find("img_in.weight") != std::string::npos && msg.find("floating-point") != std::string::npos, msg.c_str());
+    QVERIFY2(msg.find("img_in.weight") != std::string::npos && msg.find("floating-point") != std::string::npos,
+             msg.c_str());
     // An fp8 dtype the reader does not know.
     msg = error_of([&] {
       load(rewrite("e8m0.safetensors", [](test::RawTensor& t) {

@@ -100,8 +100,8 @@ void TestBlockProgress::cancelAtFirstBlockEndsBeforeTheStep() {
   QSignalSpy cancelled(m_worker, &GenerationWorker::cancelled);
   GenerationWorker* worker = m_worker;
   // Direct: runs on the worker thread while block 1 of step 1 reports, so the stop is exactly there.
-  auto c = connect(m_worker, &GenerationWorker::blockProgress, m_worker, [worker] { worker->cancel(); },
-                   Qt::DirectConnection);
+  auto c = connect(
+      m_worker, &GenerationWorker::blockProgress, m_worker, [worker] { worker->cancel(); }, Qt::DirectConnection);
   m_worker->resetCancel();
   emit m_client.submit(demoJob(256, 6));
   QTRY_VERIFY_WITH_TIMEOUT(!cancelled.isEmpty(), kTimeoutMs);

@@ -105,7 +105,7 @@ void TestDypePresets::editingMakesItCustom() {
   lambdaT->setValue(3.0);
   QCOMPARE(panel.preset(), DypePreset::Custom);
   QCOMPARE(panel.config().lambda_t, 3.0);  // Custom keeps the values
-  lambdaT->setValue(2.0);  // typed back: the values are the paper's again, and the combo says so
+  lambdaT->setValue(2.0);                  // typed back: the values are the paper's again, and the combo says so
   QCOMPARE(panel.preset(), DypePreset::Paper);
   lambdaT->setValue(2.5);
   panel.resetToPaperDefaults();

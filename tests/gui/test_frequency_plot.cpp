@@ -112,10 +112,11 @@ void TestFrequencyPlot::pointsEqualCoreDype() {
       const double want = expected[2].omega[std::size_t(pair)] / plain;
       const auto point = g->data()->at(k);
       QCOMPARE(point->key, double(k + 1));
-      QVERIFY2(close(point->value, want),
-               qPrintable(QStringLiteral("pair %1 step %2: plot %3, core %4").arg(pair).arg(k + 1).arg(point->value,
-                                                                                                      0, 'g', 17)
-                              .arg(want, 0, 'g', 17)));
+      QVERIFY2(close(point->value, want), qPrintable(QStringLiteral("pair %1 step %2: plot %3, core %4")
+                                                         .arg(pair)
+                                                         .arg(k + 1)
+                                                         .arg(point->value, 0, 'g', 17)
+                                                         .arg(want, 0, 'g', 17)));
       if (s) {
         const auto ref = rope_frequencies(staticCfg, geo, extent, std::min(1.0, sigmas[std::size_t(k)]));
         QVERIFY(close(s->data()->at(k)->value, ref[2].omega[std::size_t(pair)] / plain));
@@ -202,10 +203,10 @@ void TestFrequencyPlot::exports() {
 void TestFrequencyPlot::logTickLabelsAreDistinct_data() {
   QTest::addColumn<double>("lower");
   QTest::addColumn<double>("upper");
-  QTest::newRow("narrow around 1") << 0.95 << 1.06;   // linear fallback ticks 0.96 … 1.06 (was "1 1 1")
+  QTest::newRow("narrow around 1") << 0.95 << 1.06;  // linear fallback ticks 0.96 … 1.06 (was "1 1 1")
   QTest::newRow("ratio near 0.25") << 0.24 << 0.27;
   QTest::newRow("one decade") << 0.5 << 5.0;
-  QTest::newRow("wavelengths") << 3.0 << 20000.0;   // true log ticks
+  QTest::newRow("wavelengths") << 3.0 << 20000.0;  // true log ticks
 }
 
 // Issue 15: neighbouring ticks of the log axis printed the same label ("1 1 1") when the range was narrow.

@@ -211,7 +211,7 @@ void TestGenerationWorker::cachesAndReloads() {
   other.options.text_encoders_on_cpu = !other.options.text_encoders_on_cpu;
   emit m_client.submit(other);
   QTRY_VERIFY_WITH_TIMEOUT(finished.count() >= 3, kTimeoutMs);
-  QCOMPARE(loaded.count(), 2);  // once for the first two jobs, again when the load options changed
+  QCOMPARE(loaded.count(), 2);          // once for the first two jobs, again when the load options changed
   QVERIFY(loaded.front()[1].toBool());  // is_demo
   QVERIFY(loaded.front()[0].toString().contains(QStringLiteral("demo")));
 }

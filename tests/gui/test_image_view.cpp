@@ -80,8 +80,8 @@ void TestImageView::actualSizeAndDragPan() {
   QCOMPARE(m_view.offset(), offset + QPointF(-60, -40));
   // Panning stops at the image border.
   m_view.zoomBy(1.0, QPointF(0, 0));
-  QMouseEvent far(QEvent::MouseMove, QPointF(100000, 100000), QPointF(100000, 100000), Qt::NoButton,
-                  Qt::LeftButton, Qt::NoModifier);
+  QMouseEvent far(QEvent::MouseMove, QPointF(100000, 100000), QPointF(100000, 100000), Qt::NoButton, Qt::LeftButton,
+                  Qt::NoModifier);
   QTest::mousePress(&m_view, Qt::LeftButton, Qt::NoModifier, QPoint(0, 0));
   QApplication::sendEvent(&m_view, &far);
   QTest::mouseRelease(&m_view, Qt::LeftButton);

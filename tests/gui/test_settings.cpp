@@ -168,8 +168,8 @@ void TestSettings::implausibleRequestGivesDefaultRequest() {
 void TestSettings::keyTable() {
   QCOMPARE(Settings::keyName(Settings::Key::ModelDevice), QStringLiteral("model/device"));
   QCOMPARE(Settings::keyName(Settings::Key::PreviewEvery), QStringLiteral("preview/every"));
-  const QString path = writeFile(
-      "[preview]\nevery=-4\n[export]\nbitDepth=abc\n[request]\nrandomSeed=maybe\n[model]\nmaxMemoryMiB=-1\n");
+  const QString path =
+      writeFile("[preview]\nevery=-4\n[export]\nbitDepth=abc\n[request]\nrandomSeed=maybe\n[model]\nmaxMemoryMiB=-1\n");
   {
     Settings s(path);
     QCOMPARE(s.value(Settings::Key::PreviewEvery).toInt(), 1);

@@ -87,8 +87,8 @@ void TestStudio16mp::generateCancelRegenerateExport() {
   QCOMPARE(back.height, 4096);
   QCOMPARE(info.bit_depth, 8);
 
-  qInfo("16 MP: cancelled after %d step(s); longest gap between 10 ms ticks %.1f ms; PNG %.1f MB",
-        int(steps.count()), longestGapMs, double(QFileInfo(path).size()) / 1e6);
+  qInfo("16 MP: cancelled after %d step(s); longest gap between 10 ms ticks %.1f ms; PNG %.1f MB", int(steps.count()),
+        longestGapMs, double(QFileInfo(path).size()) / 1e6);
   QVERIFY2(longestGapMs < 200.0, qPrintable(QStringLiteral("longest gap %1 ms").arg(longestGapMs)));
 }
 

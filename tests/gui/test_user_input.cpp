@@ -126,8 +126,7 @@ void TestUserInput::keyboardShortcuts() {
   // Ctrl+S: the window asks the hook (standing in for the file dialog) for a name, then saves in the background.
   int asked = 0;
   const QString target = m_dir.filePath(QStringLiteral("saved-by-ctrl-s.png"));
-  w.setSaveFileFunction([&](QWidget*, const QString&, const QString& start, const QString& filters,
-                            QString* selected) {
+  w.setSaveFileFunction([&](QWidget*, const QString&, const QString& start, const QString& filters, QString* selected) {
     ++asked;
     [&] {
       QVERIFY2(start.endsWith(QStringLiteral("dype-128x128-5.png")), qPrintable(start));

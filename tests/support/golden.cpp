@@ -9,7 +9,9 @@ namespace dype::test {
 std::string golden_root() { return DYPE_GOLDEN_DIR; }
 std::string source_root() { return DYPE_SOURCE_DIR; }
 
-std::string GoldenCase::model_dir() const { return golden_root() + "/" + json.value("model", std::string("models/tiny-dev")); }
+std::string GoldenCase::model_dir() const {
+  return golden_root() + "/" + json.value("model", std::string("models/tiny-dev"));
+}
 
 GoldenCase load_case(const std::string& name) {
   GoldenCase c;

@@ -16,9 +16,9 @@ std::string golden_root();
 std::string source_root();
 
 struct GoldenCase {
-  std::string dir;    // .../golden/cases/<name>
-  nlohmann::json json;  // case.json
-  std::shared_ptr<const io::SafetensorsFile> inputs;    // null when the case has no inputs file
+  std::string dir;                                    // .../golden/cases/<name>
+  nlohmann::json json;                                // case.json
+  std::shared_ptr<const io::SafetensorsFile> inputs;  // null when the case has no inputs file
   std::shared_ptr<const io::SafetensorsFile> expected;
   at::Tensor input(const std::string& name) const { return inputs->tensor(name); }
   at::Tensor expect(const std::string& name) const { return expected->tensor(name); }

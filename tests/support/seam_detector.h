@@ -12,7 +12,7 @@ namespace dype::test {
 // Mean squared horizontal difference per column boundary x-1|x of an image [B, C, H, W]: W-1 values.
 inline std::vector<double> column_energy(const at::Tensor& img) {
   at::Tensor d = img.narrow(3, 1, img.size(3) - 1) - img.narrow(3, 0, img.size(3) - 1);  // [B, C, H, W-1]
-  at::Tensor e = d.to(at::kDouble).pow(2).mean({0, 1, 2});                                  // [W-1]
+  at::Tensor e = d.to(at::kDouble).pow(2).mean({0, 1, 2});                               // [W-1]
   return std::vector<double>(e.data_ptr<double>(), e.data_ptr<double>() + e.numel());
 }
 

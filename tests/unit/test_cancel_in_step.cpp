@@ -3,9 +3,8 @@
 // after every layer through per-call hooks that may throw dype::Cancelled; the pipeline turns both into
 // StepObserver::on_block and a cancelled result; the Euler loop treats a mid-step Cancelled as a stop; and
 // `dype generate` interrupted by SIGINT mid-run exits 130 without writing a file.
-#include <signal.h>
-
 #include <c10/core/InferenceMode.h>
+#include <signal.h>
 
 #include <QProcess>
 #include <QTemporaryDir>
@@ -50,7 +49,7 @@ class BlockRecorder : public StepObserver {
   int steps = 0, tiles = 0;
   int stop_step = -1, stop_block = -1;  // at this (step, block): raise *flag, or return false when flag is null
   std::atomic<bool>* flag = nullptr;
-  bool cancel_when_encoding = false;    // raise *flag as soon as encoding starts
+  bool cancel_when_encoding = false;  // raise *flag as soon as encoding starts
 
   void on_stage(const std::string& s) override {
     events.push_back("stage:" + s);
@@ -145,9 +144,9 @@ class TestCancelInStep : public QObject {
 
     seen.clear();
     QVERIFY_THROWS_EXCEPTION(Cancelled, t5->forward(ids, nullptr, [&](int done, int total) {
-                               seen.emplace_back(done, total);
-                               if (done == 2) throw Cancelled();
-                             }));
+      seen.emplace_back(done, total);
+      if (done == 2) throw Cancelled();
+    }));
     QCOMPARE(static_cast<int>(seen.size()), 2);
   }
 

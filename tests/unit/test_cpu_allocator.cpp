@@ -2,9 +2,9 @@
 // The CPU caching allocator (core/common/cpu_allocator.h): tensors it backs hold their data, freed large blocks
 // are reused instead of mapped again, small ones go to LibTorch's own allocator, the cache is bounded by its cap and
 // can be released, and the accounting returns to zero.
-#include <QtTest>
-
 #include <ATen/ATen.h>
+
+#include <QtTest>
 
 #include "core/common/cpu_allocator.h"
 
@@ -22,9 +22,9 @@ class TestCpuAllocator : public QObject {
     dype::release_cpu_cache();
     const auto before = dype::cpu_allocator_stats();
     for (int round = 0; round < 3; ++round) {
-      at::Tensor a = at::arange(3 << 20, at::kFloat);  // 12 MiB: served by the cache
+      at::Tensor a = at::arange(3 << 20, at::kFloat);                            // 12 MiB: served by the cache
       QVERIFY(reinterpret_cast<std::uintptr_t>(a.data_ptr()) % (2 << 20) == 0);  // 2 MiB-aligned (huge pages)
-      at::Tensor b = a * 2 + 1;                          // another 12 MiB
+      at::Tensor b = a * 2 + 1;                                                  // another 12 MiB
       QCOMPARE(b[0].item<float>(), 1.0f);
       QCOMPARE(b[(3 << 20) - 1].item<float>(), 2.0f * ((3 << 20) - 1) + 1.0f);
       QCOMPARE(b.to(at::kDouble).sum().item<double>(), expected_sum);

@@ -4,7 +4,6 @@
 // as printed, and each is checked to half a unit of its last printed digit; where the spec gives a closed form
 // (theta' of NTK, the PI divisor, the worked YaRN blend) the check is 1e-9 relative.
 #include <QtTest>
-
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -96,38 +95,102 @@ class TestDypeVectors : public QObject {
     const char* base_tail[3] = {"2.6826958e-4", "1.93069773e-4", "1.38949549e-4"};
     const char* pi_tail[3] = {"6.70673949e-5", "4.82674432e-5", "3.47373874e-5"};
     const Row rows[] = {
-        {"base", config(DypeMethod::None, false), 1.0, {base_head[0], base_head[1], base_head[2]},
-         {base_tail[0], base_tail[1], base_tail[2]}, {"0.26827", "0.1", "0.0372759", "0.013895"}},
-        {"PI", config(DypeMethod::PI, false), 1.0, {"0.25", "0.179921418", "0.129486867"},
-         {pi_tail[0], pi_tail[1], pi_tail[2]}, {"0.0670674", "0.025", "0.00931898", "0.00347374"}},
-        {"NTK", config(DypeMethod::NTK, false), 1.0, {"1", "0.683666562", "0.467399968"},
-         {"7.43204745e-5", "5.08104232e-5", "3.47373874e-5"}, {"0.218463", "0.0698088", "0.0223071", "0.00712814"}},
-        {"YaRN static", config(DypeMethod::YaRN, false), 1.0, {"1", "0.712481851", "0.497728468"},
-         {pi_tail[0], pi_tail[1], pi_tail[2]}, {"0.228424", "0.0474044", "0.00931898", "0.00347374"}},
-        {"DY-NTK t=1", config(DypeMethod::NTK, true), 1.0, {"1", "0.649450149", "0.421785496"},
-         {"2.05894867e-5", "1.33718452e-5", "8.68434684e-6"}, {"0.177903", "0.0487327", "0.0133493", "0.00365675"}},
-        {"DY-NTK t=0.5", config(DypeMethod::NTK, true), 0.5, {"1", "0.701444958", "0.49202503"},
-         {"1.41201708e-4", "9.90452264e-5", "6.94747747e-5"}, {"0.242089", "0.0835517", "0.0288361", "0.00995215"}},
-        {"DY-NTK t=0", config(DypeMethod::NTK, true), 0.0, {base_head[0], base_head[1], base_head[2]},
-         {base_tail[0], base_tail[1], base_tail[2]}, {"0.26827", "0.1", "0.0372759", "0.013895"}},
-        {"DY-YaRN(a) t=1", config(DypeMethod::YaRN, true, P), 1.0, {"1", "0.712481851", "0.497728468"},
-         {pi_tail[0], pi_tail[1], pi_tail[2]}, {"0.228424", "0.0474044", "0.00931898", "0.00347374"}},
-        {"DY-YaRN(a) t=0.5", config(DypeMethod::YaRN, true, P), 0.5, {base_head[0], base_head[1], base_head[2]},
-         {pi_tail[0], pi_tail[1], pi_tail[2]}, {"0.255818", "0.0811305", "0.0223071", "0.00347374"}},
-        {"DY-YaRN(a) t=0", config(DypeMethod::YaRN, true, P), 0.0, {base_head[0], base_head[1], base_head[2]},
-         {base_tail[0], base_tail[1], base_tail[2]}, {"0.26827", "0.1", "0.0372759", "0.013895"}},
-        {"DY-YaRN(b) t=1", config(DypeMethod::YaRN, true, C), 1.0, {"1", "0.707679303", "0.484249134"},
-         {pi_tail[0], pi_tail[1], pi_tail[2]}, {"0.218463", "0.0474044", "0.00931898", "0.00347374"}},
-        {"DY-YaRN(b) t=0.5", config(DypeMethod::YaRN, true, C), 0.5, {base_head[0], base_head[1], base_head[2]},
-         {pi_tail[0], pi_tail[1], pi_tail[2]}, {"0.248347", "0.0474044", "0.00931898", "0.00347374"}},
-        {"DY-YaRN(b) t=0", config(DypeMethod::YaRN, true, C), 0.0, {base_head[0], base_head[1], base_head[2]},
-         {pi_tail[0], pi_tail[1], pi_tail[2]}, {"0.26827", "0.1", "0.00931898", "0.00347374"}},
-        {"DY-PI t=1", config(DypeMethod::PI, true), 1.0, {"0.0625", "0.0449803546", "0.0323717167"},
-         {"1.67668487e-5", "1.20668608e-5", "8.68434684e-6"}, {nullptr, nullptr, nullptr, nullptr}},
-        {"DY-PI t=0.5", config(DypeMethod::PI, true), 0.5, {"0.5", "0.359842837", "0.258973734"},
-         {"1.3413479e-4", "9.65348864e-5", "6.94747747e-5"}, {nullptr, nullptr, nullptr, nullptr}},
-        {"DY-PI t=0", config(DypeMethod::PI, true), 0.0, {base_head[0], base_head[1], base_head[2]},
-         {base_tail[0], base_tail[1], base_tail[2]}, {nullptr, nullptr, nullptr, nullptr}},
+        {"base",
+         config(DypeMethod::None, false),
+         1.0,
+         {base_head[0], base_head[1], base_head[2]},
+         {base_tail[0], base_tail[1], base_tail[2]},
+         {"0.26827", "0.1", "0.0372759", "0.013895"}},
+        {"PI",
+         config(DypeMethod::PI, false),
+         1.0,
+         {"0.25", "0.179921418", "0.129486867"},
+         {pi_tail[0], pi_tail[1], pi_tail[2]},
+         {"0.0670674", "0.025", "0.00931898", "0.00347374"}},
+        {"NTK",
+         config(DypeMethod::NTK, false),
+         1.0,
+         {"1", "0.683666562", "0.467399968"},
+         {"7.43204745e-5", "5.08104232e-5", "3.47373874e-5"},
+         {"0.218463", "0.0698088", "0.0223071", "0.00712814"}},
+        {"YaRN static",
+         config(DypeMethod::YaRN, false),
+         1.0,
+         {"1", "0.712481851", "0.497728468"},
+         {pi_tail[0], pi_tail[1], pi_tail[2]},
+         {"0.228424", "0.0474044", "0.00931898", "0.00347374"}},
+        {"DY-NTK t=1",
+         config(DypeMethod::NTK, true),
+         1.0,
+         {"1", "0.649450149", "0.421785496"},
+         {"2.05894867e-5", "1.33718452e-5", "8.68434684e-6"},
+         {"0.177903", "0.0487327", "0.0133493", "0.00365675"}},
+        {"DY-NTK t=0.5",
+         config(DypeMethod::NTK, true),
+         0.5,
+         {"1", "0.701444958", "0.49202503"},
+         {"1.41201708e-4", "9.90452264e-5", "6.94747747e-5"},
+         {"0.242089", "0.0835517", "0.0288361", "0.00995215"}},
+        {"DY-NTK t=0",
+         config(DypeMethod::NTK, true),
+         0.0,
+         {base_head[0], base_head[1], base_head[2]},
+         {base_tail[0], base_tail[1], base_tail[2]},
+         {"0.26827", "0.1", "0.0372759", "0.013895"}},
+        {"DY-YaRN(a) t=1",
+         config(DypeMethod::YaRN, true, P),
+         1.0,
+         {"1", "0.712481851", "0.497728468"},
+         {pi_tail[0], pi_tail[1], pi_tail[2]},
+         {"0.228424", "0.0474044", "0.00931898", "0.00347374"}},
+        {"DY-YaRN(a) t=0.5",
+         config(DypeMethod::YaRN, true, P),
+         0.5,
+         {base_head[0], base_head[1], base_head[2]},
+         {pi_tail[0], pi_tail[1], pi_tail[2]},
+         {"0.255818", "0.0811305", "0.0223071", "0.00347374"}},
+        {"DY-YaRN(a) t=0",
+         config(DypeMethod::YaRN, true, P),
+         0.0,
+         {base_head[0], base_head[1], base_head[2]},
+         {base_tail[0], base_tail[1], base_tail[2]},
+         {"0.26827", "0.1", "0.0372759", "0.013895"}},
+        {"DY-YaRN(b) t=1",
+         config(DypeMethod::YaRN, true, C),
+         1.0,
+         {"1", "0.707679303", "0.484249134"},
+         {pi_tail[0], pi_tail[1], pi_tail[2]},
+         {"0.218463", "0.0474044", "0.00931898", "0.00347374"}},
+        {"DY-YaRN(b) t=0.5",
+         config(DypeMethod::YaRN, true, C),
+         0.5,
+         {base_head[0], base_head[1], base_head[2]},
+         {pi_tail[0], pi_tail[1], pi_tail[2]},
+         {"0.248347", "0.0474044", "0.00931898", "0.00347374"}},
+        {"DY-YaRN(b) t=0",
+         config(DypeMethod::YaRN, true, C),
+         0.0,
+         {base_head[0], base_head[1], base_head[2]},
+         {pi_tail[0], pi_tail[1], pi_tail[2]},
+         {"0.26827", "0.1", "0.00931898", "0.00347374"}},
+        {"DY-PI t=1",
+         config(DypeMethod::PI, true),
+         1.0,
+         {"0.0625", "0.0449803546", "0.0323717167"},
+         {"1.67668487e-5", "1.20668608e-5", "8.68434684e-6"},
+         {nullptr, nullptr, nullptr, nullptr}},
+        {"DY-PI t=0.5",
+         config(DypeMethod::PI, true),
+         0.5,
+         {"0.5", "0.359842837", "0.258973734"},
+         {"1.3413479e-4", "9.65348864e-5", "6.94747747e-5"},
+         {nullptr, nullptr, nullptr, nullptr}},
+        {"DY-PI t=0",
+         config(DypeMethod::PI, true),
+         0.0,
+         {base_head[0], base_head[1], base_head[2]},
+         {base_tail[0], base_tail[1], base_tail[2]},
+         {nullptr, nullptr, nullptr, nullptr}},
     };
     const int mid_idx[4] = {4, 7, 10, 13};
     for (const Row& r : rows) {
@@ -140,7 +203,8 @@ class TestDypeVectors : public QObject {
           check_printed(f.omega[std::size_t(25 + k)], r.tail[k], (tag + std::to_string(25 + k)).c_str());
         }
         for (int k = 0; k < 4; ++k)
-          if (r.mid[k]) check_printed(f.omega[std::size_t(mid_idx[k])], r.mid[k], (tag + std::to_string(mid_idx[k])).c_str());
+          if (r.mid[k])
+            check_printed(f.omega[std::size_t(mid_idx[k])], r.mid[k], (tag + std::to_string(mid_idx[k])).c_str());
       }
     }
   }
@@ -321,8 +385,7 @@ class TestDypeVectors : public QObject {
     QVERIFY_EXCEPTION_THROWN(rope_frequencies(c, RopeGeometry{}, kGrid4096, std::nan("")), InvalidArgument);
     QVERIFY_EXCEPTION_THROWN(rope_frequencies(c, RopeGeometry{}, {1, -3, 5}, 0.5), InvalidArgument);
     QVERIFY_EXCEPTION_THROWN(rope_frequencies(c, RopeGeometry{}, {1, 5}, 0.5), InvalidArgument);
-    QVERIFY_EXCEPTION_THROWN(rope_frequencies(c, RopeGeometry{10000.0, {16, 55, 57}}, kGrid4096, 0.5),
-                             InvalidArgument);
+    QVERIFY_EXCEPTION_THROWN(rope_frequencies(c, RopeGeometry{10000.0, {16, 55, 57}}, kGrid4096, 0.5), InvalidArgument);
     auto bad = c;
     bad.base_resolution = 1000;
     QVERIFY_EXCEPTION_THROWN(rope_frequencies(bad, RopeGeometry{}, kGrid4096, 0.5), InvalidArgument);

@@ -1,12 +1,10 @@
 // test-deps: io dype flux
 // FLUX transformer loading: layouts (BFL, prefixed, diffusers, sharded), strictness and its messages, config
 // inference and validation, zero-copy loading, storage dtypes. Uses small checkpoints written by the test itself.
-#include <QtTest>
-
 #include <c10/core/InferenceMode.h>
-
 #include <unistd.h>
 
+#include <QtTest>
 #include <filesystem>
 #include <fstream>
 
@@ -75,7 +73,8 @@ Tensors to_diffusers(const Tensors& bfl, const FluxConfig& c) {
     d.emplace_back(std::string("norm_out.linear") + leaf, at::cat({ss[1], ss[0]}, 0));
   }
   for (std::int64_t i = 0; i < c.depth; ++i) {
-    const std::string b = "double_blocks." + std::to_string(i) + ".", t = "transformer_blocks." + std::to_string(i) + ".";
+    const std::string b = "double_blocks." + std::to_string(i) + ".",
+                      t = "transformer_blocks." + std::to_string(i) + ".";
     put(t + "norm1.linear", b + "img_mod.lin");
     put(t + "norm1_context.linear", b + "txt_mod.lin");
     put(t + "attn.to_out.0", b + "img_attn.proj");
@@ -196,10 +195,17 @@ class TestFluxLoader : public QObject {
   }
 
   void config_from_diffusers_json() {
-    nlohmann::json j = {{"_class_name", "FluxTransformer2DModel"}, {"attention_head_dim", 32},
-                        {"num_attention_heads", 2}, {"num_layers", 1}, {"num_single_layers", 4},
-                        {"joint_attention_dim", 8}, {"pooled_projection_dim", 12}, {"in_channels", 16},
-                        {"out_channels", nullptr}, {"guidance_embeds", false}, {"axes_dims_rope", {4, 14, 14}},
+    nlohmann::json j = {{"_class_name", "FluxTransformer2DModel"},
+                        {"attention_head_dim", 32},
+                        {"num_attention_heads", 2},
+                        {"num_layers", 1},
+                        {"num_single_layers", 4},
+                        {"joint_attention_dim", 8},
+                        {"pooled_projection_dim", 12},
+                        {"in_channels", 16},
+                        {"out_channels", nullptr},
+                        {"guidance_embeds", false},
+                        {"axes_dims_rope", {4, 14, 14}},
                         {"patch_size", 1}};
     const FluxConfig c = flux_config_from_diffusers(j, "config.json");
     QCOMPARE(c.hidden_size, 64);
@@ -284,7 +290,7 @@ class TestFluxLoader : public QObject {
   void wrong_file_kind_is_named() {
     auto msg = error_of([&] {
       load_flux(write("kind/ae.safetensors", {{"decoder.conv_in.weight", at::zeros({4, 4, 3, 3})},
-                                               {"encoder.conv_in.weight", at::zeros({4, 3, 3, 3})}}));
+                                              {"encoder.conv_in.weight", at::zeros({4, 3, 3, 3})}}));
     });
     QVERIFY2(contains(msg, "not a FLUX transformer") && contains(msg, "autoencoder"), msg.c_str());
     msg = error_of([&] {
@@ -293,7 +299,7 @@ class TestFluxLoader : public QObject {
     QVERIFY2(contains(msg, "CLIP"), msg.c_str());
     msg = error_of([&] {
       load_flux(write("kind/t5.safetensors", {{"shared.weight", at::zeros({9, 4})},
-                                               {"encoder.block.0.layer.0.SelfAttention.q.weight", at::zeros({4, 4})}}));
+                                              {"encoder.block.0.layer.0.SelfAttention.q.weight", at::zeros({4, 4})}}));
     });
     QVERIFY2(contains(msg, "T5"), msg.c_str());
     // Not a safetensors file at all, and no file.
@@ -316,10 +322,17 @@ class TestFluxLoader : public QObject {
   void diffusers_folder_single_and_sharded() {
     const FluxConfig c = small_config();
     const Tensors d = to_diffusers(bfl_, c);
-    nlohmann::json cfg = {{"_class_name", "FluxTransformer2DModel"}, {"attention_head_dim", 32},
-                          {"num_attention_heads", 2}, {"num_layers", 2}, {"num_single_layers", 3},
-                          {"joint_attention_dim", 8}, {"pooled_projection_dim", 12}, {"in_channels", 16},
-                          {"out_channels", 12}, {"guidance_embeds", true}, {"axes_dims_rope", {4, 14, 14}}};
+    nlohmann::json cfg = {{"_class_name", "FluxTransformer2DModel"},
+                          {"attention_head_dim", 32},
+                          {"num_attention_heads", 2},
+                          {"num_layers", 2},
+                          {"num_single_layers", 3},
+                          {"joint_attention_dim", 8},
+                          {"pooled_projection_dim", 12},
+                          {"in_channels", 16},
+                          {"out_channels", 12},
+                          {"guidance_embeds", true},
+                          {"axes_dims_rope", {4, 14, 14}}};
     // Whole folder with config.json: mlp_ratio is not in diffusers' config (always 4 there), so pass ours.
     write("diffusers/transformer/diffusion_pytorch_model.safetensors", d);
     std::ofstream(dir_ / "diffusers/transformer/config.json") << cfg.dump();
@@ -386,14 +399,15 @@ class TestFluxLoader : public QObject {
   void bad_input_shapes_are_invalid_arguments() {
     c10::InferenceMode guard;
     const auto& rc = reference_->config();
-    QVERIFY_EXCEPTION_THROWN(reference_->forward(at::zeros({1, 6, rc.in_channels + 1}), at::zeros({1, 4, rc.context_in_dim}),
-                                                 at::full({1}, 0.5), at::zeros({1, rc.vec_in_dim}), at::full({1}, 3.5),
-                                                 identity_pe(10, rc.head_dim())),
-                             InvalidArgument);
-    QVERIFY_EXCEPTION_THROWN(reference_->forward(at::zeros({1, 6, rc.in_channels}), at::zeros({1, 4, rc.context_in_dim}),
-                                                 at::full({1}, 0.5), at::zeros({1, rc.vec_in_dim}), at::full({1}, 3.5),
-                                                 identity_pe(9, rc.head_dim())),
-                             InvalidArgument);
+    QVERIFY_EXCEPTION_THROWN(
+        reference_->forward(at::zeros({1, 6, rc.in_channels + 1}), at::zeros({1, 4, rc.context_in_dim}),
+                            at::full({1}, 0.5), at::zeros({1, rc.vec_in_dim}), at::full({1}, 3.5),
+                            identity_pe(10, rc.head_dim())),
+        InvalidArgument);
+    QVERIFY_EXCEPTION_THROWN(
+        reference_->forward(at::zeros({1, 6, rc.in_channels}), at::zeros({1, 4, rc.context_in_dim}), at::full({1}, 0.5),
+                            at::zeros({1, rc.vec_in_dim}), at::full({1}, 3.5), identity_pe(9, rc.head_dim())),
+        InvalidArgument);
   }
 };
 

@@ -386,9 +386,9 @@ class TestModelLayout : public QObject {
       component_path(p + "/nowhere.safetensors", "vae", "autoencoder");
       QFAIL("no error for a missing path");
     } catch (const dype::IoError& e) {
-      QVERIFY2(std::string(e.what()).find("autoencoder '" + p + "/nowhere.safetensors' does not exist") !=
-                   std::string::npos,
-               e.what());
+      QVERIFY2(
+          std::string(e.what()).find("autoencoder '" + p + "/nowhere.safetensors' does not exist") != std::string::npos,
+          e.what());
     }
     // config.json: inside a folder always; beside a file only when it names the expected class.
     QCOMPARE(component_config(p + "/pipe/vae", "").value_or("(none)"), p + "/pipe/vae/config.json");

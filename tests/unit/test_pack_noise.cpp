@@ -2,7 +2,6 @@
 // Noise shape/convention, 2×2 packing and ids, and the Euler loop (step rule, progress order, cancellation).
 // The bitwise match of the noise with the reference generator is checked by tests/golden/test_golden_pipeline.
 #include <QtTest>
-
 #include <atomic>
 #include <vector>
 
@@ -152,7 +151,11 @@ class TestPackNoise : public QObject {
     at::Tensor x = at::zeros({1, 1, 4});
     int calls = 0;
     const auto status = euler_denoise(
-        x, sigmas, [&](const at::Tensor& xin, double) { ++calls; return at::ones_like(xin); },
+        x, sigmas,
+        [&](const at::Tensor& xin, double) {
+          ++calls;
+          return at::ones_like(xin);
+        },
         [](const EulerStep& s) { return s.index < 0; });
     QCOMPARE(static_cast<int>(status), static_cast<int>(DenoiseStatus::Cancelled));
     QCOMPARE(calls, 1);

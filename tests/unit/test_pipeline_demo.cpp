@@ -2,7 +2,6 @@
 // FluxPipeline on the built-in demo model: progress order, preview cadence, cancellation (flag and observer,
 // during denoising and between VAE tiles), size validation, the memory plan and determinism.
 #include <QtTest>
-
 #include <atomic>
 #include <string>
 #include <vector>
@@ -35,9 +34,9 @@ class Recorder : public StepObserver {
   std::vector<StepProgress> steps;
   std::vector<std::pair<int, RgbImage>> previews;
   std::vector<std::pair<int, int>> tiles;
-  int stop_at_step = -1;                  // on_step returns false at this step
-  int cancel_at_step = -1;                // sets *flag at this step (and returns true)
-  int cancel_at_tile = -1;                // sets *flag at this tile
+  int stop_at_step = -1;    // on_step returns false at this step
+  int cancel_at_step = -1;  // sets *flag at this step (and returns true)
+  int cancel_at_tile = -1;  // sets *flag at this tile
   std::atomic<bool>* flag = nullptr;
 
   void on_stage(const std::string& s) override { events.push_back("stage:" + s); }
@@ -109,9 +108,9 @@ class TestPipelineDemo : public QObject {
     QCOMPARE(res.image.height, 96);
     QCOMPARE(res.image.rgb8.size(), std::size_t(128 * 96 * 3));
     QVERIFY(res.image.rgb16.empty());
-    const at::Tensor px = at::from_blob(const_cast<std::uint8_t*>(res.image.rgb8.data()), {96 * 128, 3}, at::kByte)
-                              .to(at::kFloat);
-    QVERIFY(px.std(0).min().item<float>() > 10.0f);                     // every channel varies
+    const at::Tensor px =
+        at::from_blob(const_cast<std::uint8_t*>(res.image.rgb8.data()), {96 * 128, 3}, at::kByte).to(at::kFloat);
+    QVERIFY(px.std(0).min().item<float>() > 10.0f);                                  // every channel varies
     QVERIFY((px.select(1, 0) - px.select(1, 1)).abs().mean().item<float>() > 5.0f);  // not grey
   }
 

@@ -1,14 +1,13 @@
 // test-deps: image pipeline
 // PNG export: 8/16-bit pixel round trip, text chunks (tEXt / iTXt), the request embedded in the metadata and read
 // back (drag-and-drop restore), A1111 text from other tools, and failures that must leave no file behind.
-#include <QtTest>
-
 #include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <QtTest>
 #include <cstdio>
 #include <fstream>
 #include <string>

@@ -2,10 +2,10 @@
 // Two-pass hi-res refine and image-to-image on the built-in demo model: the passes' sizes and schedule slices,
 // one progress count over both passes, previews from both, cancellation inside pass 2, the metadata that restores
 // both passes, the notes about a converted start image, and the refusals of impossible settings.
-#include <QtTest>
 #include <c10/core/InferenceMode.h>
 #include <png.h>
 
+#include <QtTest>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -206,8 +206,8 @@ class TestRefine : public QObject {
     std::string all;
     for (const auto& n : res.notes) all += n + "\n";
     qInfo("%s", all.c_str());
-    QVERIFY2(all.find("200x120") != std::string::npos, all.c_str());   // the fit: from its size…
-    QVERIFY2(all.find("256x192") != std::string::npos, all.c_str());   // …to the output's
+    QVERIFY2(all.find("200x120") != std::string::npos, all.c_str());  // the fit: from its size…
+    QVERIFY2(all.find("256x192") != std::string::npos, all.c_str());  // …to the output's
     QVERIFY2(all.find("16-bit") != std::string::npos, all.c_str());
     QVERIFY2(all.find("alpha") != std::string::npos, all.c_str());
     QVERIFY2(all.find("grey") != std::string::npos || all.find("gray") != std::string::npos, all.c_str());

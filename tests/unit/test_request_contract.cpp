@@ -4,7 +4,6 @@
 // sigmas the pipeline ran (GenerationResult::sigmas and per pass), so that `dype schedule` and the GUI plot show
 // what a run samples. Also the names that image metadata stores (noise, shift) keep their spelling.
 #include <QtTest>
-
 #include <cmath>
 #include <limits>
 #include <string>
@@ -93,8 +92,8 @@ class TestRequestContract : public QObject {
     const std::vector<std::string> problems = r.validate();
     const QString all = joined(problems);
     for (const char* part : {"multiples of 16", "steps must be between 1 and 10000", "guidance", "preview interval",
-                             "bit depth", "DyPE strength", "base resolution", "VAE tiling", "img2img strength",
-                             "zoom", "nearest", "both width and height", "refine steps"})
+                             "bit depth", "DyPE strength", "base resolution", "VAE tiling", "img2img strength", "zoom",
+                             "nearest", "both width and height", "refine steps"})
       QVERIFY2(any_contains(problems, part), qPrintable(QString("'%1' missing in:\n%2").arg(part, all)));
     QVERIFY2(problems.size() >= 13, qPrintable(all));
     // One message per problem: none repeats.
@@ -143,8 +142,7 @@ class TestRequestContract : public QObject {
     two.steps = 0;
     two.bit_depth = 7;
     const std::string message = refusal(*pipe_, two);
-    for (const std::string& p : two.validate())
-      QVERIFY2(message.find(p) != std::string::npos, message.c_str());
+    for (const std::string& p : two.validate()) QVERIFY2(message.find(p) != std::string::npos, message.c_str());
     // The pixel limit is the loaded pipeline's (LoadOptions::max_pixels), as validate's with the same limit.
     LoadOptions small;
     small.max_pixels = 64 * 64;

@@ -4,7 +4,6 @@
 // Also the SentencePiece reader on hand-built models whose segmentation follows from the unigram rules.
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -138,7 +137,8 @@ class TestTextErrors : public QObject {
     d = clip_dir("v2", "[1, 2, 3]", merges);
     expect_error<FormatError>([&] { ClipTokenizer::load(d); }, {d + "/vocab.json", "not a JSON object"});
     d = clip_dir("v3", R"({"<|startoftext|>": 0, "<|endoftext|>": "one"})", merges);
-    expect_error<FormatError>([&] { ClipTokenizer::load(d); }, {d + "/vocab.json", "<|endoftext|>", "not a non-negative integer"});
+    expect_error<FormatError>([&] { ClipTokenizer::load(d); },
+                              {d + "/vocab.json", "<|endoftext|>", "not a non-negative integer"});
     d = clip_dir("v4", R"({"<|startoftext|>": 0, "a": -4, "<|endoftext|>": 1})", merges);
     expect_error<FormatError>([&] { ClipTokenizer::load(d); }, {d + "/vocab.json", "'a'"});
     d = clip_dir("v5", R"({"a": 0, "b": 1})", merges);
@@ -159,7 +159,8 @@ class TestTextErrors : public QObject {
   }
 
   void clip_bad_prompt_and_lengths() {
-    const std::string d = clip_dir("ok", R"({"a</w>": 0, "<|startoftext|>": 1, "<|endoftext|>": 2})", "#version: 0.2\n");
+    const std::string d =
+        clip_dir("ok", R"({"a</w>": 0, "<|startoftext|>": 1, "<|endoftext|>": 2})", "#version: 0.2\n");
     const auto tok = ClipTokenizer::load(d);
     QCOMPARE(tok.encode("a"), (std::vector<std::int64_t>{1, 0, 2}));
     QCOMPARE(tok.encode("b"), (std::vector<std::int64_t>{1, 2, 2}));  // missing symbol -> unk (= EOS)
@@ -182,7 +183,8 @@ class TestTextErrors : public QObject {
     expect_error<FormatError>([&] { T5Tokenizer::load(path("noise.model")); }, {path("noise.model")});
     // A CLIP vocabulary given as the T5 model.
     write(path("vocab_as_spiece.model"), R"({"a": 0, "<|startoftext|>": 1})");
-    expect_error<FormatError>([&] { T5Tokenizer::load(path("vocab_as_spiece.model")); }, {path("vocab_as_spiece.model")});
+    expect_error<FormatError>([&] { T5Tokenizer::load(path("vocab_as_spiece.model")); },
+                              {path("vocab_as_spiece.model")});
   }
 
   void t5_truncated_model() {
@@ -199,19 +201,21 @@ class TestTextErrors : public QObject {
     write(path("nounk.model"), handmade_model(piece(kU2581 + "a", -1), 1, /*with_unk=*/false));
     expect_error<FormatError>([&] { T5Tokenizer::load(path("nounk.model")); }, {path("nounk.model"), "unknown piece"});
     write(path("bpe.model"), handmade_model(piece(kU2581 + "a", -1), /*model_type=*/2));
-    expect_error<FormatError>([&] { T5Tokenizer::load(path("bpe.model")); }, {path("bpe.model"), "BPE", "not supported"});
+    expect_error<FormatError>([&] { T5Tokenizer::load(path("bpe.model")); },
+                              {path("bpe.model"), "BPE", "not supported"});
     write(path("dup.model"), handmade_model(piece("x", -1) + piece("x", -2)));
     expect_error<FormatError>([&] { T5Tokenizer::load(path("dup.model")); }, {path("dup.model"), "'x'", "twice"});
     // A SentencePiece model without T5's </s>.
-    std::string m = piece("<pad>", 0, 3) + piece("<unk>", 0, 2) + piece("a", -1) + field_bytes(3, field_bytes(1, "identity"));
+    std::string m =
+        piece("<pad>", 0, 3) + piece("<unk>", 0, 2) + piece("a", -1) + field_bytes(3, field_bytes(1, "identity"));
     write(path("noeos.model"), m);
     expect_error<FormatError>([&] { T5Tokenizer::load(path("noeos.model")); }, {path("noeos.model"), "</s>"});
   }
 
   // Segmentation of a hand-built unigram model, derived by hand from the Viterbi rule (highest total score).
   void sentencepiece_unigram_rules() {
-    const std::string pieces = piece(kU2581 + "ab", -1.0f) + piece(kU2581, -2.0f) + piece("a", -3.0f) + piece("b", -3.0f) +
-                               piece(kU2581 + "a", -2.5f) + piece("bb", -1.0f);
+    const std::string pieces = piece(kU2581 + "ab", -1.0f) + piece(kU2581, -2.0f) + piece("a", -3.0f) +
+                               piece("b", -3.0f) + piece(kU2581 + "a", -2.5f) + piece("bb", -1.0f);
     write(path("hand.model"), handmade_model(pieces));
     const auto tok = T5Tokenizer::load(path("hand.model"));
     QCOMPARE(tok.eos_id(), 1);
@@ -249,7 +253,8 @@ class TestTextErrors : public QObject {
     expect_error<ModelError>([&] { load_clip_text_model(d + "/text_encoder_2"); }, {"text_encoder_2", "T5 encoder"});
     expect_error<IoError>([&] { load_t5_encoder(c + "/t5xxl_missing.safetensors"); }, {"t5xxl_missing.safetensors"});
     write(path("garbage.safetensors"), "not a safetensors file at all");
-    expect_error<FormatError>([&] { load_clip_text_model(path("garbage.safetensors")); }, {path("garbage.safetensors")});
+    expect_error<FormatError>([&] { load_clip_text_model(path("garbage.safetensors")); },
+                              {path("garbage.safetensors")});
   }
 
   // CLIP weights with a T5 config.json: the config names itself as the problem.
@@ -282,7 +287,8 @@ class TestTextErrors : public QObject {
     io::save_safetensors(path("clip_missing.safetensors"), kept);
     expect_error<ModelError>([&] { load_clip_text_model(path("clip_missing.safetensors")); },
                              {path("clip_missing.safetensors"), "1 missing", "layers.1.mlp.fc2.weight"});
-    kept.emplace_back("text_model.encoder.layers.1.mlp.fc2.weight", store->tensor("text_model.encoder.layers.1.mlp.fc2.weight"));
+    kept.emplace_back("text_model.encoder.layers.1.mlp.fc2.weight",
+                      store->tensor("text_model.encoder.layers.1.mlp.fc2.weight"));
     kept.emplace_back("text_model.encoder.layers.0.mlp.fc3.weight", at::zeros({2, 2}));
     io::save_safetensors(path("clip_extra.safetensors"), kept);
     expect_error<ModelError>([&] { load_clip_text_model(path("clip_extra.safetensors")); },
@@ -301,10 +307,12 @@ class TestTextErrors : public QObject {
 
     const auto clip_store = io::TensorStore::open(tiny_dev() + "/comfy/clip_l.safetensors");
     std::vector<std::pair<std::string, at::Tensor>> t;
-    for (const auto& n : clip_store->names()) t.emplace_back("text_encoders.clip_l.transformer." + n, clip_store->tensor(n));
+    for (const auto& n : clip_store->names())
+      t.emplace_back("text_encoders.clip_l.transformer." + n, clip_store->tensor(n));
     t.emplace_back("text_encoders.clip_l.transformer.text_projection.weight", at::zeros({64, 64}));
     t.emplace_back("text_encoders.clip_l.logit_scale", at::zeros({}));
-    t.emplace_back("text_encoders.clip_l.transformer.text_model.embeddings.position_ids", at::arange(77, at::kLong).view({1, 77}));
+    t.emplace_back("text_encoders.clip_l.transformer.text_model.embeddings.position_ids",
+                   at::arange(77, at::kLong).view({1, 77}));
     t.emplace_back("model.diffusion_model.img_in.weight", at::zeros({4, 4}));  // another component of the file
     io::save_safetensors(path("all_in_one.safetensors"), t);
     auto clip = load_clip_text_model(path("all_in_one.safetensors"));
@@ -347,13 +355,18 @@ class TestTextErrors : public QObject {
 
   void bad_ids() {
     ClipTextConfig cc;
-    cc.vocab_size = 100, cc.hidden_size = 32, cc.intermediate_size = 64, cc.num_layers = 1, cc.num_heads = 2, cc.max_positions = 8;
+    cc.vocab_size = 100, cc.hidden_size = 32, cc.intermediate_size = 64, cc.num_layers = 1, cc.num_heads = 2,
+    cc.max_positions = 8;
     T5EncoderConfig tc;
     tc.vocab_size = 50, tc.d_model = 16, tc.d_kv = 8, tc.num_heads = 2, tc.d_ff = 32, tc.num_layers = 1;
     auto clip = make_random_clip_text_model(cc, 1);
     auto t5 = make_random_t5_encoder(tc, 1);
     c10::InferenceMode guard;
-    expect_error<InvalidArgument>([&] { clip->forward(at::full({1, 4}, 100, at::kLong)); }, {"token id 100", "[0, 100)"});
+    expect_error<InvalidArgument>(
+        [&] {
+          clip->forward(at::full({1, 4}, 100, at::kLong));
+        },
+        {"token id 100", "[0, 100)"});
     expect_error<InvalidArgument>([&] { clip->forward(at::full({1, 4}, -1, at::kLong)); }, {"token id -1"});
     expect_error<InvalidArgument>([&] { clip->forward(at::zeros({1, 9}, at::kLong)); }, {"9 tokens", "at most 8"});
     expect_error<InvalidArgument>([&] { clip->forward(at::zeros({1, 4}, at::kFloat)); }, {"integer token ids"});
@@ -364,7 +377,7 @@ class TestTextErrors : public QObject {
 
   void bad_configs() {
     nlohmann::json j = {{"model_type", "clip_text_model"}, {"vocab_size", 10},       {"hidden_size", 30},
-                        {"intermediate_size", 8},            {"num_hidden_layers", 1}, {"num_attention_heads", 4},
+                        {"intermediate_size", 8},          {"num_hidden_layers", 1}, {"num_attention_heads", 4},
                         {"max_position_embeddings", 8}};
     expect_error<ModelError>([&] { ClipTextConfig::from_json(j, "cfg.json"); }, {"cfg.json", "not divisible"});
     j["num_attention_heads"] = 2;
@@ -372,8 +385,8 @@ class TestTextErrors : public QObject {
     expect_error<ModelError>([&] { ClipTextConfig::from_json(j, "cfg.json"); }, {"cfg.json", "swish"});
     j.erase("vocab_size");
     expect_error<ModelError>([&] { ClipTextConfig::from_json(j, "cfg.json"); }, {"cfg.json", "vocab_size"});
-    nlohmann::json t = {{"model_type", "t5"}, {"vocab_size", 10}, {"d_model", 8}, {"d_kv", 4}, {"num_heads", 2},
-                        {"d_ff", 16},         {"num_layers", 1},  {"feed_forward_proj", "relu"}};
+    nlohmann::json t = {{"model_type", "t5"}, {"vocab_size", 10}, {"d_model", 8},    {"d_kv", 4},
+                        {"num_heads", 2},     {"d_ff", 16},       {"num_layers", 1}, {"feed_forward_proj", "relu"}};
     expect_error<ModelError>([&] { T5EncoderConfig::from_json(t, "t5.json"); }, {"t5.json", "relu", "not supported"});
   }
 };

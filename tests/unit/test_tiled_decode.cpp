@@ -2,8 +2,9 @@
 // Tiled VAE decode: tile planning, blend weights, exactness of the untiled fallback, progress / cancellation, and
 // how close a tiled decode is to the untiled one (with a seam detector), on a random-weight autoencoder of the
 // golden tiny-dev shape (ch 32, ch_mult [1,1,1,1], 1 res block, z 16).
-#include <QtTest>
 #include <c10/core/InferenceMode.h>
+
+#include <QtTest>
 
 #include "core/common/error.h"
 #include "core/vae/autoencoder_loader.h"
@@ -11,8 +12,8 @@
 #include "tests/support/seam_detector.h"
 
 using namespace dype;
-using vae::TileSpan;
 using test::seam_ratio;
+using vae::TileSpan;
 
 namespace {
 
@@ -44,9 +45,9 @@ TileStats compare_tiled(vae::AutoEncoder& ae, const at::Tensor& z, const vae::Ti
     for (const auto& s : spans) c.narrow(0, s.begin * f, s.size() * f).add_(1);
     return c.eq(1);
   };
-  at::Tensor away_mask = (single(plan.rows, full.size(2)).view({1, 1, -1, 1}) &
-                          single(plan.cols, full.size(3)).view({1, 1, 1, -1}))
-                             .expand_as(full);
+  at::Tensor away_mask =
+      (single(plan.rows, full.size(2)).view({1, 1, -1, 1}) & single(plan.cols, full.size(3)).view({1, 1, 1, -1}))
+          .expand_as(full);
   at::Tensor diff = (tiled - full).abs().to(at::kDouble);
   TileStats s;
   s.max_abs = full.abs().max().item<double>();
@@ -62,12 +63,13 @@ TileStats compare_tiled(vae::AutoEncoder& ae, const at::Tensor& z, const vae::Ti
   // (+-10% here) is then factored out and 1 means "the tiling left no trace".
   s.seam_cols = seam_ratio(tiled, plan.cols, f) / seam_ratio(full, plan.cols, f);
   s.seam_rows = seam_ratio(tiled.transpose(2, 3), plan.rows, f) / seam_ratio(full.transpose(2, 3), plan.rows, f);
-  qInfo("  %s: tile %d overlap %d, %d tiles, %s blend, %s GroupNorm: |tiled - untiled| max %.3g mean %.3g; away "
-        "from blend zones max %.3g mean %.3g (untiled image: max|x| %.3g, mean|x| %.3g); seam ratio "
-        "(tiled / untiled) cols %.3f rows %.3f (untiled image's own ratio: %.3f, %.3f)",
-        label, o.tile, o.overlap, plan.count(), o.blend == vae::BlendMask::cosine ? "cosine" : "linear",
-        o.shared_norm ? "image-wide" : "per-tile", s.max_all, s.mean_all, s.max_away, s.mean_away, s.max_abs, s.mean_abs, s.seam_cols,
-        s.seam_rows, seam_ratio(full, plan.cols, f), seam_ratio(full.transpose(2, 3), plan.rows, f));
+  qInfo(
+      "  %s: tile %d overlap %d, %d tiles, %s blend, %s GroupNorm: |tiled - untiled| max %.3g mean %.3g; away "
+      "from blend zones max %.3g mean %.3g (untiled image: max|x| %.3g, mean|x| %.3g); seam ratio "
+      "(tiled / untiled) cols %.3f rows %.3f (untiled image's own ratio: %.3f, %.3f)",
+      label, o.tile, o.overlap, plan.count(), o.blend == vae::BlendMask::cosine ? "cosine" : "linear",
+      o.shared_norm ? "image-wide" : "per-tile", s.max_all, s.mean_all, s.max_away, s.mean_away, s.max_abs, s.mean_abs,
+      s.seam_cols, s.seam_rows, seam_ratio(full, plan.cols, f), seam_ratio(full.transpose(2, 3), plan.rows, f));
   return s;
 }
 
@@ -90,14 +92,14 @@ class TestTiledDecode : public QObject {
       return v;
     };
     using V = std::vector<std::pair<std::int64_t, std::int64_t>>;
-    QCOMPARE(spans(8, 64, 16), (V{{0, 8}}));                         // fits: one span
+    QCOMPARE(spans(8, 64, 16), (V{{0, 8}}));  // fits: one span
     QCOMPARE(spans(64, 64, 16), (V{{0, 64}}));
-    QCOMPARE(spans(64, 32, 16), (V{{0, 32}, {16, 48}, {32, 64}}));   // stride 16 exactly
-    QCOMPARE(spans(64, 32, 8), (V{{0, 32}, {16, 48}, {32, 64}}));    // 2 tiles would overlap 0 < 8: 3, evenly
-    QCOMPARE(spans(100, 64, 16), (V{{0, 64}, {36, 100}}));           // overlap 28 >= 16
+    QCOMPARE(spans(64, 32, 16), (V{{0, 32}, {16, 48}, {32, 64}}));    // stride 16 exactly
+    QCOMPARE(spans(64, 32, 8), (V{{0, 32}, {16, 48}, {32, 64}}));     // 2 tiles would overlap 0 < 8: 3, evenly
+    QCOMPARE(spans(100, 64, 16), (V{{0, 64}, {36, 100}}));            // overlap 28 >= 16
     QCOMPARE(spans(113, 64, 16), (V{{0, 64}, {25, 89}, {49, 113}}));  // (113-64)/2 = 24.5 rounds to 25
-    QCOMPARE(spans(64, 32, 0), (V{{0, 32}, {32, 64}}));              // abutting
-    QCOMPARE(spans(20, 0, 0), (V{{0, 20}}));                         // tile 0: never tiled
+    QCOMPARE(spans(64, 32, 0), (V{{0, 32}, {32, 64}}));               // abutting
+    QCOMPARE(spans(20, 0, 0), (V{{0, 20}}));                          // tile 0: never tiled
   }
 
   void invalid_options_throw() {
