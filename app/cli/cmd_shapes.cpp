@@ -73,15 +73,8 @@ int render_cmd(const Args& a) {
   Scene scene;
   if (auto c = a.get("caption")) {
     scene = parse_caption(*c);
-    if (a.has("seed")) {  // the caption's content with the seed's size, offset, rotation and pattern scale
-      const Scene drawn = random_scene(parse_u64(a, "seed", 0), parse_u64(a, "index", 0));
-      scene.radius = drawn.radius;
-      scene.dx = drawn.dx;
-      scene.dy = drawn.dy;
-      scene.rotation = drawn.rotation;
-      scene.pattern_angle = drawn.pattern_angle;
-      scene.pattern_period = drawn.pattern_period;
-    }
+    // The caption's content with the seed's look (size, offset, rotation, pattern scale).
+    if (a.has("seed")) scene.look = random_scene(parse_u64(a, "seed", 0), parse_u64(a, "index", 0)).look;
   } else if (a.has("seed")) {
     scene = random_scene(parse_u64(a, "seed", 0), parse_u64(a, "index", 0));
   } else {

@@ -46,7 +46,7 @@ void put(RgbImage& im, int x, int y, double r, double g, double b) {
 // Whether background sample point (x, y) (pixels) is on the pattern.
 bool on_pattern(const Background& b, const Scene& s, double x, double y, double period) {
   if (b.pattern == Pattern::Stripes) {
-    const double t = s.pattern_angle == 0 ? y : s.pattern_angle == 1 ? x : (x + y) / std::sqrt(2.0);
+    const double t = s.look.pattern_angle == 0 ? y : s.look.pattern_angle == 1 ? x : (x + y) / std::sqrt(2.0);
     const double f = t / period - std::floor(t / period);
     return f < 0.35;
   }
@@ -83,7 +83,7 @@ RgbImage render(const Scene& s, int width, int height) {
   const Background& b = s.background;
   const Rgb a = rgb_of(b.colour);
   const Rgb z = b.kind == BackgroundKind::Gradient ? rgb_of(b.colour_to) : rgb_of(b.pattern_colour);
-  const double period = s.pattern_period * std::min(width, height);
+  const double period = s.look.pattern_period * std::min(width, height);
   const bool patterned = b.kind == BackgroundKind::Plain && b.pattern != Pattern::None;
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
@@ -106,11 +106,11 @@ RgbImage render(const Scene& s, int width, int height) {
 
 void draw_object(RgbImage& im, const Scene& s) {
   check_size(im.width, im.height);
-  if (s.radius <= 0) return;
+  if (s.look.radius <= 0) return;
   const auto c = place_centre(s.place);
-  const double cx = im.width * (c[0] + s.dx), cy = im.height * (c[1] + s.dy);
-  const double radius = s.radius * std::min(im.width, im.height);
-  const double cr = std::cos(-s.rotation), sr = std::sin(-s.rotation);
+  const double cx = im.width * (c[0] + s.look.dx), cy = im.height * (c[1] + s.look.dy);
+  const double radius = s.look.radius * std::min(im.width, im.height);
+  const double cr = std::cos(-s.look.rotation), sr = std::sin(-s.look.rotation);
   const Rgb o = rgb_of(s.colour);
   // Only the bounding box of the object's circle is visited.
   const int x0 = std::max(0, static_cast<int>(std::floor(cx - radius - 1)));

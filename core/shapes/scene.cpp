@@ -224,12 +224,12 @@ Scene random_scene(std::uint64_t seed, std::uint64_t index) {
       b.pattern_colour = static_cast<Colour>(rng.below(kColourCount));
     }
     // Sizes keep the object inside its third: centre 1/6 − 0.015 − radius 0.15 ≥ 0.
-    s.radius = rng.uniform(0.11, 0.15);
-    s.dx = rng.uniform(-0.015, 0.015);
-    s.dy = rng.uniform(-0.015, 0.015);
-    s.rotation = rng.uniform(-0.3, 0.3);
-    s.pattern_angle = rng.below(3);
-    s.pattern_period = rng.uniform(0.08, 0.16);
+    s.look.radius = rng.uniform(0.11, 0.15);
+    s.look.dx = rng.uniform(-0.015, 0.015);
+    s.look.dy = rng.uniform(-0.015, 0.015);
+    s.look.rotation = rng.uniform(-0.3, 0.3);
+    s.look.pattern_angle = rng.below(3);
+    s.look.pattern_period = rng.uniform(0.08, 0.16);
     if (is_distinguishable(s)) return s;
   }
 }

@@ -49,12 +49,8 @@ struct Background {
   Colour pattern_colour = Colour::White;
 };
 
-struct Scene {
-  Shape shape = Shape::Circle;
-  Colour colour = Colour::Red;
-  Place place = Place::Center;
-  Background background;
-  // Not in the caption: drawn at random, so that the model sees variety the caption does not pin down.
+// What the caption does not say: drawn at random, so that the model sees variety the caption does not pin down.
+struct Look {
   double radius = 0.14;          // object size as a fraction of the shorter side (bounding circle radius)
   double dx = 0, dy = 0;         // offset from the centre of the place's third, fractions of width / height
   double rotation = 0;           // radians (triangle, star, square, cross)
@@ -62,11 +58,19 @@ struct Scene {
   double pattern_period = 0.12;  // fraction of the shorter side
 };
 
+struct Scene {
+  Shape shape = Shape::Circle;
+  Colour colour = Colour::Red;
+  Place place = Place::Center;
+  Background background;
+  Look look;
+};
+
 // The caption of a scene, in the grammar above.
 std::string caption(const Scene& s);
 
 // Parses a caption of the grammar above (case-insensitive, surrounding spaces and a final '.' ignored). The
-// non-caption fields get their defaults. Throws dype::InvalidArgument naming the word it could not read and the
+// look gets its defaults. Throws dype::InvalidArgument naming the word it could not read and the
 // words it expected there.
 Scene parse_caption(const std::string& text);
 

@@ -10,22 +10,13 @@
 #include "core/pipeline/demo_model.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/memory_plan.h"
+#include "tests/support/small_request.h"
 
 using namespace dype;
 
 namespace {
 
-GenerationRequest small_request(int steps = 3) {
-  GenerationRequest r;
-  r.prompt = "a lighthouse at dusk";
-  r.width = 128;
-  r.height = 96;
-  r.steps = steps;
-  r.seed = 7;
-  r.preview_every = 0;
-  r.dype.base_resolution = 64;  // 128 px is then beyond the base grid: DyPE actually acts
-  return r;
-}
+using test::small_request;  // tests/support/small_request.h
 
 // Records everything the pipeline reports, and can stop it at a given step or tile.
 class Recorder : public StepObserver {

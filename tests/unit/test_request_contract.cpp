@@ -12,22 +12,13 @@
 #include "core/common/error.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/passes.h"
+#include "tests/support/small_request.h"
 
 using namespace dype;
 
 namespace {
 
-GenerationRequest small_request(int steps = 3) {
-  GenerationRequest r;
-  r.prompt = "a lighthouse at dusk";
-  r.width = 128;
-  r.height = 96;
-  r.steps = steps;
-  r.seed = 7;
-  r.preview_every = 0;
-  r.dype.base_resolution = 64;
-  return r;
-}
+using test::small_request;  // tests/support/small_request.h
 
 bool any_contains(const std::vector<std::string>& problems, const std::string& part) {
   for (const auto& p : problems)

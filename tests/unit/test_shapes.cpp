@@ -92,7 +92,7 @@ class TestShapes : public QObject {
     for (std::uint64_t i = 0; i < 50; ++i) {
       const Scene a = random_scene(3, i), b = random_scene(3, i);
       QCOMPARE(caption(a), caption(b));
-      QCOMPARE(a.radius, b.radius);
+      QCOMPARE(a.look.radius, b.look.radius);
       QCOMPARE(render(a, 64, 64).rgb8, render(b, 64, 64).rgb8);
     }
     int same = 0;
@@ -106,7 +106,7 @@ class TestShapes : public QObject {
       colours.insert(static_cast<int>(s.colour));
       places.insert(static_cast<int>(s.place));
       kinds.insert(s.background.kind == BackgroundKind::Gradient ? 3 : static_cast<int>(s.background.pattern));
-      QVERIFY(s.radius >= 0.11 && s.radius <= 0.15);
+      QVERIFY(s.look.radius >= 0.11 && s.look.radius <= 0.15);
     }
     QCOMPARE(int(shapes.size()), kShapeCount);
     QCOMPARE(int(colours.size()), kColourCount);
@@ -116,7 +116,7 @@ class TestShapes : public QObject {
 
   void drawingPutsTheObjectWhereTheSceneSays() {
     Scene s = scene_of("a red circle on a white background, top right");
-    s.radius = 0.15;
+    s.look.radius = 0.15;
     const RgbImage im = render(s, 300, 300);
     // Circle of radius 45 px: area π·45² / 300² = 7.07 % of the image, anti-aliased rim included in ±0.5 %.
     QVERIFY2(std::fabs(share_of(im, Colour::Red) - M_PI * 0.15 * 0.15) < 0.005,
@@ -189,7 +189,7 @@ class TestShapes : public QObject {
   void scorerRejectsEachFailure() {
     const Scene s = scene_of("a red star on a blue background, top left");
     Scene drawn = s;
-    drawn.radius = 0.14;
+    drawn.look.radius = 0.14;
     const RgbImage good = render(drawn, 256, 256);
     QVERIFY(score(good, s).accepted());
     QCOMPARE(score(good, s).summary(s), std::string("accepted"));
@@ -222,7 +222,7 @@ class TestShapes : public QObject {
 
     // Speckle: isolated red pixels over the whole picture are not an object.
     Scene background_only = drawn;
-    background_only.radius = 0;  // draws no object
+    background_only.look.radius = 0;  // draws no object
     RgbImage speckle = render(background_only, 256, 256);
     for (int y = 0; y < 256; y += 9)
       for (int x = (y * 7) % 9; x < 256; x += 9) {
