@@ -6,6 +6,8 @@
 //   auto model = dype::flux::load_flux("flux1-dev.safetensors");                                      // real
 //   c10::InferenceMode guard;  // the caller's thread, once
 //   at::Tensor pred = model->forward(img, img_ids, txt, txt_ids, sigma, y, guidance, dype_cfg, sigma);
+// Training (float32): set requires_grad on parameters() outside InferenceMode; forward/backward are plain autograd
+// (tests/unit/test_trainable.cpp, bench/bench_train_step.cpp).
 //
 // Modules are registered under the BFL checkpoint names (img_in, time_in.in_layer, double_blocks.3.img_attn.qkv,
 // single_blocks.7.linear1, final_layer.adaLN_modulation.1, ...): `named_parameters()` yields exactly the keys of

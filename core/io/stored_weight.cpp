@@ -1,6 +1,7 @@
 #include "core/io/stored_weight.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 
 #include <array>
 
@@ -98,6 +99,10 @@ void release_weight_scratch() { t_scratch = at::Tensor(); }
 at::Tensor StoredWeight::to_transient(at::ScalarType dtype, at::Device device) const {
   const bool plain = !codes && !scale.defined() && data.scalar_type() == dtype && data.device() == device;
   if (plain || !device.is_cpu() || !data.is_cpu()) return to(dtype, device);
+  // Training (a trainer set requires_grad and autograd is recording): the shared scratch would be overwritten
+  // before the backward pass needs it, and a write into it is invisible to autograd: the differentiable
+  // conversion instead. (Float8 codes are integers, which LibTorch never lets require a gradient.)
+  if (data.requires_grad() && at::GradMode::is_enabled()) return to(dtype, device);
   at::Tensor out = scratch_view(data.sizes(), dtype);
   if (codes) {
     decode_float8_into(data, *codes, out, scale);

@@ -34,6 +34,7 @@ struct StoredWeight {
   // is written into this thread's scratch buffer, which every such call reuses, so a model converting one layer
   // at a time holds one buffer of its largest layer instead of a cached block for every layer size (FLUX.1:
   // 264 MiB instead of about 1 GiB). The result is valid until the next to_transient call on this thread.
+  // While training (data.requires_grad() and grad mode on) it is the differentiable to() instead, never the scratch.
   at::Tensor to_transient(at::ScalarType dtype, at::Device device) const;
   // The rows `index` (1-D int64) of a 2-D weight, still in stored form (an embedding lookup decodes only these).
   StoredWeight rows(const at::Tensor& index) const;

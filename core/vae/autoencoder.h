@@ -14,7 +14,8 @@
 //   Downsample:  zero-pad right and bottom by one, then 3x3 conv with stride 2.
 //   Upsample:    nearest x2, then 3x3 conv.
 // Computation runs in the dtype of the parameters (float32 on CPU); inputs are cast to it and decode/encode
-// return that dtype. Call under c10::InferenceMode (or NoGradGuard): these modules never need gradients.
+// return that dtype. Inference runs under c10::InferenceMode (or NoGradGuard). The modules are also trainable in
+// float32: set requires_grad on parameters() and the backward pass reaches every one (tests/unit/test_trainable).
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
