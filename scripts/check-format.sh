@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when a tracked C++/CUDA file differs from what clang-format makes of it (.clang-format at the root).
+# Fails when a C++/CUDA file of the tree differs from what clang-format makes of it (.clang-format at the root).
 # Fix with: clang-format -i $(git ls-files '*.cpp' '*.h' '*.cu' '*.cuh')
 # The version is pinned to Debian 12's clang-format 14: other versions wrap a few lines differently.
 set -euo pipefail
@@ -10,7 +10,8 @@ if [ -z "$fmt" ]; then
   echo "check-format: clang-format not found (scripts/install-deps.sh --tests installs it)" >&2
   exit 1
 fi
-mapfile -t files < <(git ls-files '*.cpp' '*.h' '*.cu' '*.cuh' 2>/dev/null || find app bench core tests ui \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \))
+# Tracked files and new ones git does not ignore (a file about to be committed is checked too).
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.h' '*.cu' '*.cuh' 2>/dev/null || find app bench core tests ui \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \))
 bad=()
 for f in "${files[@]}"; do
   [ -f "$f" ] || continue
