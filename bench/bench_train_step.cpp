@@ -19,8 +19,8 @@
 #include <torch/version.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <vector>
 
 #include "bench/perf_common.h"
@@ -36,16 +36,9 @@ struct FluxShape {
   std::int64_t hidden, depth, single;
 };
 
-template <class F>
-double median_ms(int warmup, int iters, F&& step) {
-  for (int i = 0; i < warmup; ++i) step();
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    step();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return bench::median(ms);
+// Median wall milliseconds of `iters` calls after `warmup` (perf_common.h).
+double median_ms(int warmup, int iters, const std::function<void()>& step) {
+  return bench::median(bench::time_ms(step, at::kCPU, warmup, iters));
 }
 
 std::vector<at::Tensor> trainable(torch::nn::Module& m) {

@@ -20,6 +20,7 @@
 #include <jerror.h>
 
 #include "core/common/error.h"
+#include "core/common/strings.h"
 
 namespace dype::image {
 
@@ -97,9 +98,7 @@ std::string lower_extension(const std::string& path) {
   const auto dot = path.find_last_of('.');
   const auto slash = path.find_last_of('/');
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
-  std::string ext = path.substr(dot + 1);
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext;
+  return to_lower(path.substr(dot + 1));
 }
 
 // ---- samples → [-1, 1] planes ----

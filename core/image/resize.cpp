@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/common/error.h"
+#include "core/common/strings.h"
 
 namespace dype::image {
 
@@ -181,11 +182,6 @@ at::Tensor resample(const at::Tensor& x, const AxisMap& ax, const AxisMap& ay, R
   return out;
 }
 
-std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 at::Tensor checked_input(const at::Tensor& img, const char* what) {
   std::ostringstream os;
   if (!img.defined()) {
@@ -215,7 +211,7 @@ std::string wxh(int w, int h) { return std::to_string(w) + "x" + std::to_string(
 const char* resize_filter_name(ResizeFilter filter) { return filter == ResizeFilter::Bicubic ? "bicubic" : "lanczos"; }
 
 ResizeFilter parse_resize_filter(const std::string& name) {
-  const std::string n = lower(name);
+  const std::string n = to_lower(name);
   if (n == "lanczos" || n == "lanczos3") return ResizeFilter::Lanczos3;
   if (n == "bicubic") return ResizeFilter::Bicubic;
   throw InvalidArgument("unknown resize filter '" + name + "' (expected one of: lanczos, bicubic)");
@@ -224,7 +220,7 @@ ResizeFilter parse_resize_filter(const std::string& name) {
 const char* fit_mode_name(FitMode mode) { return mode == FitMode::Stretch ? "stretch" : "crop"; }
 
 FitMode parse_fit_mode(const std::string& name) {
-  const std::string n = lower(name);
+  const std::string n = to_lower(name);
   if (n == "crop") return FitMode::Crop;
   if (n == "stretch") return FitMode::Stretch;
   throw InvalidArgument("unknown fit mode '" + name + "' (expected one of: crop, stretch)");
