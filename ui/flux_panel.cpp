@@ -119,6 +119,8 @@ void FluxPanel::apply(dype::GenerationRequest& request) const {
   request.preview_every = m_previewEvery->value();
 }
 
+void FluxPanel::setSteps(int steps) { m_steps->setValue(steps); }
+
 void FluxPanel::load(const dype::GenerationRequest& request) {
   m_steps->setValue(request.steps);
   m_guidance->setValue(request.guidance);

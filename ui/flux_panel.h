@@ -37,6 +37,7 @@ class FluxPanel : public QWidget {
 
   void apply(dype::GenerationRequest& request) const;
   void load(const dype::GenerationRequest& request);
+  void setSteps(int steps);
 
  Q_SIGNALS:
   void changed();

@@ -72,6 +72,7 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent) : QMainWindow(parent
   connect(m_dype, &DypePanel::changed, this, &MainWindow::settingsChanged);
   connect(m_lora, &LoraPanel::changed, this, &MainWindow::settingsChanged);
   connect(m_img2img, &ImageToImagePanel::changed, this, &MainWindow::settingsChanged);
+  connect(m_model, &ModelPanel::changed, this, &MainWindow::followModelDefaults);
   connect(m_model, &ModelPanel::changed, this, &MainWindow::settingsChanged);
   connect(m_run, &RunPanel::generateClicked, this, &MainWindow::startGeneration);
   connect(m_run, &RunPanel::cancelClicked, this, &MainWindow::cancelGeneration);
@@ -236,6 +237,7 @@ void MainWindow::loadSettings() {
   restoreRequest(last);
   m_dype->setPreset(parseDypePreset(m_settings.dypePreset()));  // after the request: Auto/… rewrite its values
   m_flux->setRandomSeed(m_settings.randomSeed());
+  followModelDefaults();  // a first start on the demo: its 256 px base and 20 steps instead of FLUX.1's
   const QByteArray geometry = m_settings.windowGeometry();
   if (!geometry.isEmpty()) restoreGeometry(geometry);
   const QByteArray state = m_settings.windowState();
@@ -277,6 +279,22 @@ dype::GenerationRequest MainWindow::currentRequest() const {
 GenerationJob MainWindow::currentJob() const {
   const ModelChoice model = m_model->choice();
   return GenerationJob{model.paths(), model.loadOptions(), currentRequest()};
+}
+
+void MainWindow::followModelDefaults() {
+  const ModelDefaults next = defaultsOf(m_model->choice());
+  if (next == m_modelDefaults) return;
+  // Values the user changed away from the previous model's defaults stay as they are.
+  dype::GenerationRequest r;
+  m_flux->apply(r);
+  m_dype->apply(r);
+  if (r.dype.base_resolution == m_modelDefaults.baseResolution) {
+    dype::DypeConfig c = m_dype->config();
+    c.base_resolution = next.baseResolution;
+    m_dype->setConfig(c);
+  }
+  if (r.steps == m_modelDefaults.steps) m_flux->setSteps(next.steps);
+  m_modelDefaults = next;
 }
 
 void MainWindow::restoreRequest(const dype::GenerationRequest& r) {
@@ -399,7 +417,8 @@ void MainWindow::onModelLoaded(const QString& label, bool isDemo, bool isSchnell
   m_model->setLoadedLabel(label);
   m_flux->setSchnell(isSchnell);
   m_dype->setSchnell(isSchnell);
-  m_modelStatus->setText(isDemo ? tr("Model: %1 — demo, random weights").arg(label) : tr("Model: %1").arg(label));
+  m_modelStatus->setText(tr("Model: %1").arg(label));  // the demos' labels say what they are
+  Q_UNUSED(isDemo);
   updatePlot();
 }
 

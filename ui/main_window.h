@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "ui/generation_worker.h"
+#include "ui/model_choice.h"
 
 class QAction;
 class QLabel;
@@ -97,6 +98,8 @@ class MainWindow : public QMainWindow {
   void saveSettings();
 
   void settingsChanged();
+  // The DyPE base resolution and step count follow a change of model, unless the user changed them.
+  void followModelDefaults();
   void updatePlot();
   void scheduleEstimate();
   void requestEstimate();
@@ -143,6 +146,7 @@ class MainWindow : public QMainWindow {
 
   bool m_running = false;
   bool m_isSchnell = false;
+  ModelDefaults m_modelDefaults;  // of the model whose defaults the panels show (followModelDefaults)
   dype::GenerationRequest m_runRequest;
   QString m_passText;  // "pass 2/2 (4096×4096, 17 of 28 steps)" during a refine run, else empty
   std::shared_ptr<const dype::GenerationResult> m_result;

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/pipeline/demo_model.h"
+
 namespace dype::ui {
 
 dype::ModelPaths ModelChoice::paths() const {
   dype::ModelPaths p;
   switch (source) {
-    case Source::Demo: p.model = "demo"; break;
+    case Source::Demo: p.model = dype::kDemoModel; break;
+    case Source::DemoRandom: p.model = dype::kDemoRandomModel; break;
     case Source::Diffusers: p.model = diffusersFolder.toStdString(); break;
     case Source::SingleFiles:
       p.model = transformerFile.toStdString();
@@ -32,6 +35,7 @@ dype::LoadOptions ModelChoice::loadOptions() const {
 QString ModelChoice::sourceName(Source s) {
   switch (s) {
     case Source::Demo: return QStringLiteral("demo");
+    case Source::DemoRandom: return QStringLiteral("demo-random");
     case Source::Diffusers: return QStringLiteral("diffusers");
     case Source::SingleFiles: return QStringLiteral("files");
   }
@@ -41,11 +45,18 @@ QString ModelChoice::sourceName(Source s) {
 ModelChoice::Source ModelChoice::parseSource(const QString& name) {
   if (name == QLatin1String("diffusers")) return Source::Diffusers;
   if (name == QLatin1String("files")) return Source::SingleFiles;
-  return Source::Demo;
+  if (name == QLatin1String("demo-random")) return Source::DemoRandom;
+  return dype::has_trained_demo() ? Source::Demo : Source::DemoRandom;
+}
+
+ModelDefaults defaultsOf(const ModelChoice& choice) {
+  if (choice.source == ModelChoice::Source::Demo) return {dype::kTrainedDemoBase, dype::kTrainedDemoSteps};
+  return {};
 }
 
 bool samePaths(const dype::ModelPaths& a, const dype::ModelPaths& b) {
-  return a.model == b.model && a.vae == b.vae && a.clip == b.clip && a.t5 == b.t5 && a.tokenizers == b.tokenizers;
+  return a.model == b.model && a.demo_weights == b.demo_weights && a.vae == b.vae && a.clip == b.clip && a.t5 == b.t5 &&
+         a.tokenizers == b.tokenizers;
 }
 
 bool sameOptions(const dype::LoadOptions& a, const dype::LoadOptions& b) {

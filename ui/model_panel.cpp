@@ -13,6 +13,8 @@
 #include <QVBoxLayout>
 #include <cmath>
 
+#include "core/pipeline/demo_model.h"
+
 namespace dype::ui {
 
 ModelPanel::ModelPanel(QWidget* parent)
@@ -31,17 +33,14 @@ ModelPanel::ModelPanel(QWidget* parent)
       m_memory(new QDoubleSpinBox(this)),
       m_loaded(new QLabel(this)) {
   m_source->setObjectName(QStringLiteral("modelSourceCombo"));
-  m_source->addItem(tr("Demo model"), int(ModelChoice::Source::Demo));
+  // The trained demo is offered only when this build has its weights (resources/demo/trained).
+  if (dype::has_trained_demo()) m_source->addItem(tr("Demo model (trained on shapes)"), int(ModelChoice::Source::Demo));
+  m_source->addItem(tr("Demo model, random weights"), int(ModelChoice::Source::DemoRandom));
   m_source->addItem(tr("Diffusers folder"), int(ModelChoice::Source::Diffusers));
   m_source->addItem(tr("Single files (BFL / ComfyUI)"), int(ModelChoice::Source::SingleFiles));
 
   m_demoLabel->setObjectName(QStringLiteral("demoLabel"));
-  m_demoLabel->setText(tr("demo — random weights"));
   m_demoLabel->setStyleSheet(QStringLiteral("QLabel { color: #b35900; font-weight: bold; }"));
-  m_demoLabel->setToolTip(
-      tr("A tiny FLUX-shaped model with random weights, built in memory: it runs the whole "
-         "pipeline in seconds but draws coloured noise. Choose real FLUX.1 weights to get "
-         "pictures."));
   m_demoLabel->setWordWrap(true);
 
   // Page 0: demo (only the label); page 1: a diffusers folder; page 2: the single files.
@@ -160,7 +159,7 @@ void ModelPanel::showPage(int index) {
 }
 
 void ModelPanel::sourceChanged() {
-  showPage(m_source->currentIndex());
+  showCurrentPage();
   Q_EMIT changed();
 }
 
@@ -193,13 +192,37 @@ void ModelPanel::setChoice(const ModelChoice& c) {
     m_dtype->setCurrentText(c.dtype);
     m_memory->setValue(double(c.maxMemoryMiB) / 1024.0);
     m_source->setCurrentIndex(std::max(0, m_source->findData(int(c.source))));
-    showPage(m_source->currentIndex());
+    showCurrentPage();
   }
   Q_EMIT changed();
 }
 
-bool ModelPanel::isDemo() const {
-  return ModelChoice::Source(m_source->currentData().toInt()) == ModelChoice::Source::Demo;
+bool ModelPanel::isDemo() const { return choice().isDemo(); }
+
+void ModelPanel::showCurrentPage() {
+  // Page 0 serves both demo models, with the label saying which one.
+  const auto source = ModelChoice::Source(m_source->currentData().toInt());
+  if (source == ModelChoice::Source::DemoRandom) {
+    m_demoLabel->setText(tr("demo — random weights"));
+    m_demoLabel->setToolTip(
+        tr("A tiny FLUX-shaped model with random weights, built in memory: it runs the whole pipeline in "
+           "seconds but draws coloured noise. For testing the app; the trained demo draws pictures."));
+  } else {
+    m_demoLabel->setText(
+        tr("demo — tiny model trained on procedural shapes, 256 px base. Try "
+           "\u201ca red star on a blue background, top left\u201d."));
+    m_demoLabel->setToolTip(
+        tr("Trained by this project on its own captioned shape pictures (README: \u201cThe demo model\u201d): "
+           "one object of a named colour and shape at a named place, on a plain, striped, dotted or gradient "
+           "background. Above 256 px, DyPE keeps it from falling apart. Choose real FLUX.1 weights for "
+           "everything else."));
+  }
+  switch (source) {
+    case ModelChoice::Source::Demo:
+    case ModelChoice::Source::DemoRandom: showPage(0); break;
+    case ModelChoice::Source::Diffusers: showPage(1); break;
+    case ModelChoice::Source::SingleFiles: showPage(2); break;
+  }
 }
 
 void ModelPanel::setLoadedLabel(const QString& label) { m_loaded->setText(tr("Loaded: %1").arg(label)); }

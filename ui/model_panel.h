@@ -33,6 +33,7 @@ class ModelPanel : public QWidget {
   QWidget* pathRow(QLineEdit* edit, bool folder, const QString& filter);
   void sourceChanged();
   void showPage(int index);
+  void showCurrentPage();  // the page of the chosen source (both demos share page 0)
 
   QComboBox* m_source;
   QStackedWidget* m_pages;

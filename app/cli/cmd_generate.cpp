@@ -21,6 +21,7 @@
 #include "core/image/png_export.h"
 #include "core/io/safetensors.h"
 #include "core/pipeline/components.h"
+#include "core/pipeline/demo_model.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/memory_plan.h"
 #include "core/pipeline/model_footprint.h"
@@ -34,8 +35,11 @@ namespace {
 const char* kHelp =
     "usage: dype generate --prompt TEXT --output FILE.png [options]\n\n"
     "model\n"
-    "  --model PATH|demo    diffusers folder, BFL/ComfyUI transformer .safetensors, or demo (built-in model with\n"
-    "                       random weights: coloured noise, for trying the app)              (default demo)\n"
+    "  --model PATH|demo|demo-random   diffusers folder, BFL/ComfyUI transformer .safetensors, demo (tiny model\n"
+    "                       trained on procedural shapes by `dype train-demo`: needs --demo-weights FILE until\n"
+    "                       trained weights are built in) or demo-random (random weights: coloured noise)\n"
+    "                                                      (default demo when built in, else demo-random)\n"
+    "  --demo-weights FILE  with --model demo: weights written by `dype train-demo` instead of the built-in ones\n"
     "  --vae F --clip F --t5 F   single-file components (default: found beside --model)\n"
     "  --tokenizers DIR     folder with tokenizer/ (vocab.json, merges.txt) and tokenizer_2/ (spiece.model)\n"
     "  --lora FILE[:S]      a LoRA for the transformer (BFL/ComfyUI, kohya or diffusers keys) at strength S\n"
@@ -43,7 +47,7 @@ const char* kHelp =
     "image\n"
     "  --prompt TEXT        the prompt\n"
     "  --width PX --height PX   multiples of 16                                   (default 1024 x 1024)\n"
-    "  --steps N            sampling steps                           (default 28 dev, 4 schnell)\n"
+    "  --steps N            sampling steps                 (default 28 dev, 4 schnell, 20 demo)\n"
     "  --guidance G         distilled guidance (dev only)                         (default 3.5)\n"
     "  --seed S             noise seed                                            (default 0)\n"
     "  --noise comfy|bfl    noise convention: comfy = float32 CPU normal (ComfyUI), bfl = bf16 (BFL reference)\n"
@@ -63,7 +67,7 @@ const char* kHelp =
     "  --dype-dynamic on|off   strength follows kappa(t) = strength * t^exponent  (default on)\n"
     "  --yarn-form F        paper | comfy                                         (default paper)\n"
     "  --dype-strength LS   lambda_s (default 2)       --dype-exponent LT   lambda_t (default 2)\n"
-    "  --base-resolution PX resolution the model was trained at                   (default 1024)\n"
+    "  --base-resolution PX resolution the model was trained at       (default 1024; the demo: 256)\n"
     "  --shift S            auto | clamp | flux | none | MU (a number)            (default auto: none for schnell,\n"
     "                       clamp = min(FLUX line, 1.15) for dev)\n"
     "compute\n"
@@ -298,45 +302,26 @@ int cmd_generate(int argc, char** argv) {
     std::cout << kHelp;
     return 0;
   }
-  a.allow_only({"help",
-                "dry-run",
-                "max-memory",
-                "max-vram",
-                "text-encoders",
-                "model",
-                "vae",
-                "clip",
-                "t5",
-                "tokenizers",
-                "lora",
-                "prompt",
-                "width",
-                "height",
-                "steps",
-                "guidance",
-                "seed",
-                "dype-method",
-                "dype-dynamic",
-                "yarn-form",
-                "dype-strength",
-                "dype-exponent",
-                "base-resolution",
-                "shift",
-                "noise",
-                "device",
-                "dtype",
-                "output",
-                "bit-depth",
-                "save-latent",
-                "preview-every",
-                "preview-dir",
-                "init-image",
-                "strength",
-                "init-fit",
-                "refine",
-                "refine-strength",
-                "refine-steps",
-                "refine-upscale"});
+  a.allow_only({"help",          "dry-run",
+                "max-memory",    "max-vram",
+                "text-encoders", "model",
+                "demo-weights",  "vae",
+                "clip",          "t5",
+                "tokenizers",    "lora",
+                "prompt",        "width",
+                "height",        "steps",
+                "guidance",      "seed",
+                "dype-method",   "dype-dynamic",
+                "yarn-form",     "dype-strength",
+                "dype-exponent", "base-resolution",
+                "shift",         "noise",
+                "device",        "dtype",
+                "output",        "bit-depth",
+                "save-latent",   "preview-every",
+                "preview-dir",   "init-image",
+                "strength",      "init-fit",
+                "refine",        "refine-strength",
+                "refine-steps",  "refine-upscale"});
   if (!a.positional().empty())
     throw InvalidArgument("unexpected argument '" + a.positional().front() + "' (see --help)");
   const bool dry_run = a.has("dry-run");
@@ -409,7 +394,9 @@ int cmd_generate(int argc, char** argv) {
   }
 
   ModelPaths paths;
-  paths.model = a.get_or("model", "demo");
+  // Default: the trained demo when it is built in or its weights are given, else the random one.
+  paths.model = a.get_or("model", has_trained_demo() || a.has("demo-weights") ? kDemoModel : kDemoRandomModel);
+  paths.demo_weights = a.get_or("demo-weights", "");
   paths.vae = a.get_or("vae", "");
   paths.clip = a.get_or("clip", "");
   paths.t5 = a.get_or("t5", "");
@@ -444,7 +431,9 @@ int cmd_generate(int argc, char** argv) {
   const ModelFootprint footprint = model_footprint(paths, opts);
   RequestLimits limits;  // the ones the pipeline will hold the request to
   limits.max_pixels = opts.max_pixels;
-  req.steps = parse_int(a, "steps", footprint.schnell ? 4 : 28, limits.min_steps, limits.max_steps);
+  req.steps = parse_int(a, "steps", footprint.default_steps, limits.min_steps, limits.max_steps);
+  // DyPE extrapolates from the resolution the model was trained at: the model's own unless the user says.
+  if (!a.has("base-resolution")) req.dype.base_resolution = footprint.base_resolution;
   require_valid(req, limits);  // the pipeline's own contract (strength, refine size, names...): before any loading
   const std::vector<PassPlan> passes = plan_passes(req);
   const Throughput speed = cached_throughput(device, dtype);

@@ -16,11 +16,13 @@ void print_usage(std::ostream& os) {
         "  generate   generate an image (dype generate --help)\n"
         "  schedule   print the DyPE RoPE frequencies per step as CSV (dype schedule --help)\n"
         "  info PATH  describe a model folder or safetensors file\n"
-        "  shapes     draw, score or write the demo model's captioned shape pictures (dype shapes --help)\n\n"
+        "  shapes     draw, score or write the demo model's captioned shape pictures (dype shapes --help)\n"
+        "  train-demo train the demo model on those pictures (dype train-demo --help)\n\n"
         "  --help     this text\n"
         "  --version  print the version\n\n"
-        "Quick demo (random-weight built-in model, no download):\n"
-        "  dype generate --model demo --prompt \"a lighthouse at dusk\" --width 1024 --height 1024 --output out.png\n";
+        "Quick demo (built-in random-weight model, no download):\n"
+        "  dype generate --model demo-random --prompt \"a lighthouse at dusk\" --width 1024 --height 1024 --output "
+        "out.png\n";
 }
 }  // namespace
 
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
     if (cmd == "schedule") return dype::cli::cmd_schedule(argc, argv);
     if (cmd == "generate") return dype::cli::cmd_generate(argc, argv);
     if (cmd == "shapes") return dype::cli::cmd_shapes(argc, argv);
+    if (cmd == "train-demo") return dype::cli::cmd_train_demo(argc, argv);
     std::cerr << "dype: unknown command '" << cmd << "'\n\n";
     print_usage(std::cerr);
     return 1;

@@ -58,9 +58,10 @@ int main(int argc, char** argv) {
   cli.addVersionOption();
   const QCommandLineOption settingsOpt(QStringLiteral("settings"), QStringLiteral("Use this settings file (INI)."),
                                        QStringLiteral("file"));
-  const QCommandLineOption modelOpt(QStringLiteral("model"),
-                                    QStringLiteral("\"demo\" or a diffusers folder (this session)."),
-                                    QStringLiteral("path"));
+  const QCommandLineOption modelOpt(
+      QStringLiteral("model"),
+      QStringLiteral("\"demo\", \"demo-random\", a diffusers folder or a transformer file (this session)."),
+      QStringLiteral("path"));
   const QCommandLineOption promptOpt(QStringLiteral("prompt"), QStringLiteral("Prompt text."), QStringLiteral("text"));
   const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Output size, e.g. 2048x2048."),
                                    QStringLiteral("WxH"));
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
     const QString model = cli.value(modelOpt);
     if (model == QLatin1String("demo")) {
       choice.source = dype::ui::ModelChoice::Source::Demo;
+    } else if (model == QLatin1String("demo-random")) {
+      choice.source = dype::ui::ModelChoice::Source::DemoRandom;
     } else if (QFileInfo(model).isDir()) {
       choice.source = dype::ui::ModelChoice::Source::Diffusers;
       choice.diffusersFolder = QDir(model).absolutePath();

@@ -37,4 +37,12 @@ RgbImage tensor_to_rgb(const at::Tensor& image, bool with_16bit) {
   return out;
 }
 
+at::Tensor rgb_to_tensor(const RgbImage& image) {
+  if (image.empty() || image.rgb8.size() != static_cast<std::size_t>(image.width) * image.height * 3)
+    throw InvalidArgument("rgb_to_tensor: the picture has no 8-bit pixels of its stated size");
+  const at::Tensor u8 = at::from_blob(const_cast<std::uint8_t*>(image.rgb8.data()), {image.height, image.width, 3},
+                                      at::kByte);                                         // [H, W, 3], borrowed
+  return (u8.to(at::kFloat) / 127.5 - 1.0).permute({2, 0, 1}).unsqueeze(0).contiguous();  // [1, 3, H, W]
+}
+
 }  // namespace dype::image

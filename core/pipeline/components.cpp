@@ -153,16 +153,29 @@ void release_text_encoders(PipelineComponents& c) {
   c.t5 = nullptr;
 }
 
+int t5_length_of(const PipelineComponents& c) {
+  if (c.t5_length > 0) return c.t5_length;
+  return c.transformer && !c.transformer->config().guidance_embed ? 256 : 512;
+}
+
+int base_resolution_of(const PipelineComponents& c) { return c.base_resolution > 0 ? c.base_resolution : 1024; }
+
+int default_steps_of(const PipelineComponents& c) {
+  if (c.default_steps > 0) return c.default_steps;
+  return c.transformer && !c.transformer->config().guidance_embed ? 4 : 28;
+}
+
 PipelineComponents load_components(const ModelPaths& paths, const LoadOptions& options, StepObserver* observer) {
   PipelineComponents c;
   c.device = parse_device(options.device);
   c.dtype = parse_compute_dtype(options.dtype, c.device);
   c.text_device = options.text_encoders_on_cpu ? at::Device(at::kCPU) : c.device;
   if (observer) observer->on_stage("loading");
-  if (paths.model == "demo") {
-    c = make_demo_components(c.device, c.dtype, c.text_device);
-    return c;
-  }
+  if (paths.model == kDemoModel)
+    return load_trained_demo_components(c.device, c.dtype, c.text_device, paths.demo_weights);
+  if (!paths.demo_weights.empty())
+    throw InvalidArgument("--demo-weights applies to --model demo (the model is '" + paths.model + "')");
+  if (paths.model == kDemoRandomModel) return make_demo_components(c.device, c.dtype, c.text_device);
   const ModelFiles files = locate_model_files(paths);
   c.transformer_path = files.transformer;
   c.vae_path = files.vae;

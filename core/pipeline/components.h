@@ -33,9 +33,20 @@ struct PipelineComponents {
   at::Device text_device = at::kCPU;  // text encoders
   std::string label;                  // "FLUX.1-dev (diffusers: FLUX.1-dev)", "demo (random weights)"
   bool demo = false;
+  // Read from the model where it says so (the trained demo); 0: FLUX.1's conventions (T5 length 256 for schnell,
+  // 512 for dev; trained at 1024 px).
+  int t5_length = 0;
+  int base_resolution = 0;
+  int default_steps = 0;
   // Where each part came from (for `dype info`-style messages and the metadata).
   std::string transformer_path, vae_path, clip_path, t5_path, clip_tokenizer_path, t5_tokenizer_path;
 };
+
+// The model's own conventions where it states them (PipelineComponents::t5_length...), else FLUX.1's: T5 length
+// 256 for schnell and 512 for dev, trained at 1024 px, 4 steps for schnell and 28 for dev.
+int t5_length_of(const PipelineComponents& c);
+int base_resolution_of(const PipelineComponents& c);
+int default_steps_of(const PipelineComponents& c);
 
 // Parses "cpu", "cuda", "cuda:1" and "float32" | "bfloat16" | "float16", and checks that this build can use them
 // (InvalidArgument naming the option and the valid values otherwise; half precision on the CPU is refused: the

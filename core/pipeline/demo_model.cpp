@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "core/common/error.h"
+#include "core/io/tensor_store.h"
+#include "core/io/weights.h"
 #include "core/pipeline/demo_resources.h"
 #include "core/vae/autoencoder_loader.h"
 
@@ -54,6 +56,33 @@ text::T5EncoderConfig demo_t5_config(std::int64_t vocab_size) {
   return c;
 }
 
+flux::FluxConfig trained_demo_flux_config() {
+  flux::FluxConfig c = demo_flux_config();
+  c.depth = 2;
+  c.depth_single_blocks = 4;
+  c.guidance_embed = false;  // schnell-style: one prediction per step, no guidance to choose
+  return c;
+}
+
+vae::AutoEncoderConfig trained_demo_vae_config() {
+  vae::AutoEncoderConfig c;
+  c.ch = 16;
+  c.ch_mult = {1, 2, 4, 4};
+  c.num_res_blocks = 1;
+  c.z_channels = 16;
+  // Four channels per group at the narrowest level. With one channel per group (16 groups over 16 channels),
+  // GroupNorm normalises each channel over the whole picture and a plain background comes out of every norm as
+  // zeros, whatever its colour: such a VAE could not learn whole pictures (loss stuck near that of a blank output).
+  c.norm_groups = 4;
+  c.scale_factor = 1.0;  // measured on the training data; stored in the weights file's metadata
+  c.shift_factor = 0.0;
+  return c;
+}
+
+bool is_demo_model(const std::string& model) { return model == kDemoModel || model == kDemoRandomModel; }
+
+bool has_trained_demo() { return demo::trained_weights() != nullptr; }
+
 vae::AutoEncoderConfig demo_vae_config() {
   vae::AutoEncoderConfig c;
   c.ch = 16;
@@ -79,49 +108,131 @@ class EmbeddedFolder {
       throw IoError("demo model: cannot create a temporary folder under '" + std::string(tmp && *tmp ? tmp : "/tmp") +
                     "' for its tokenizer files (set TMPDIR to a writable folder)");
     dir_ = buf.data();
-    for (const auto& f : demo::embedded_files()) {
-      const fs::path p = fs::path(dir_) / f.path;
-      std::error_code ec;
-      fs::create_directories(p.parent_path(), ec);
-      std::ofstream out(p, std::ios::binary);
-      out.write(reinterpret_cast<const char*>(f.data), static_cast<std::streamsize>(f.size));
-      if (!out) throw IoError("demo model: cannot write '" + p.string() + "'");
-    }
+    for (const auto& f : demo::embedded_files()) write(f);
   }
   ~EmbeddedFolder() {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
   std::string path(const char* rel) const { return (fs::path(dir_) / rel).string(); }
+  // Writes one more embedded file into the folder; returns its path.
+  std::string write(const demo::EmbeddedFile& f) const {
+    const fs::path p = fs::path(dir_) / f.path;
+    std::error_code ec;
+    fs::create_directories(p.parent_path(), ec);
+    std::ofstream out(p, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(f.data), static_cast<std::streamsize>(f.size));
+    if (!out) throw IoError("demo model: cannot write '" + p.string() + "' (is the temporary folder full?)");
+    return p.string();
+  }
 
  private:
   std::string dir_;
 };
 
+void load_demo_tokenizers(PipelineComponents& c, const EmbeddedFolder& files) {
+  c.clip_tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::load(files.path("tokenizer")));
+  c.t5_tokenizer = std::make_unique<text::T5Tokenizer>(text::T5Tokenizer::load(files.path("tokenizer_2")));
+  c.clip_tokenizer_path = c.t5_tokenizer_path = "(built in)";
+}
+
 }  // namespace
 
-PipelineComponents make_demo_components(at::Device device, at::ScalarType dtype, at::Device text_device) {
-  PipelineComponents c;
-  c.device = device;
-  c.dtype = dtype;
+void make_demo_text(PipelineComponents& c, at::ScalarType dtype, at::Device text_device) {
   c.text_device = text_device;
-  c.demo = true;
-  c.label = kDemoLabel;
-  {
-    EmbeddedFolder files;
-    c.clip_tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::load(files.path("tokenizer")));
-    c.t5_tokenizer = std::make_unique<text::T5Tokenizer>(text::T5Tokenizer::load(files.path("tokenizer_2")));
-  }
+  load_demo_tokenizers(c, EmbeddedFolder());
   const at::ScalarType text_dtype = text_device.is_cpu() ? at::kFloat : dtype;
   c.clip =
       text::make_random_clip_text_model(demo_clip_config(static_cast<std::int64_t>(c.clip_tokenizer->vocab_size())),
                                         kDemoSeed + 1, text_dtype, text_device);
   c.t5 = text::make_random_t5_encoder(demo_t5_config(c.t5_tokenizer->vocab_size()), kDemoSeed + 2, text_dtype,
                                       text_device);
+}
+
+PipelineComponents make_demo_components(at::Device device, at::ScalarType dtype, at::Device text_device) {
+  PipelineComponents c;
+  c.device = device;
+  c.dtype = dtype;
+  c.demo = true;
+  c.label = kDemoRandomLabel;
+  make_demo_text(c, dtype, text_device);
   c.transformer = flux::make_random_flux(demo_flux_config(), kDemoSeed + 3, dtype, device);
   c.vae = vae::make_random_autoencoder(demo_vae_config(), kDemoSeed + 4, dtype, device);
   c.transformer_path = c.vae_path = c.clip_path = c.t5_path = "(built in)";
-  c.clip_tokenizer_path = c.t5_tokenizer_path = "(built in)";
+  return c;
+}
+
+namespace {
+
+double metadata_number(const io::TensorStore& store, const std::string& key) {
+  const auto& meta = store.files().front()->metadata();
+  const auto it = meta.find(key);
+  if (it == meta.end())
+    throw ModelError(store.label() + ": not a trained demo model (no '" + key +
+                     "' in its metadata; write one with `dype train-demo`)");
+  try {
+    return std::stod(it->second);
+  } catch (const std::exception&) {
+    throw ModelError(store.label() + ": metadata '" + key + "' is not a number: '" + it->second + "'");
+  }
+}
+
+}  // namespace
+
+PipelineComponents load_trained_demo_components(at::Device device, at::ScalarType dtype, at::Device text_device,
+                                                const std::string& weights) {
+  PipelineComponents c;
+  c.device = device;
+  c.dtype = dtype;
+  c.demo = true;
+  c.label = kDemoLabel;
+  c.default_steps = kTrainedDemoSteps;
+  // The tokenizers come from the binary; the encoders' weights from the file (the same random initialisation the
+  // trainer froze, stored so that the model does not depend on this build's random generator).
+  {
+    EmbeddedFolder files;
+    load_demo_tokenizers(c, files);
+    std::string path = weights;
+    if (path.empty()) {
+      const demo::EmbeddedFile* f = demo::trained_weights();
+      if (!f)
+        throw ModelError(
+            "this build has no trained demo weights (resources/demo/trained/demo.safetensors was missing when it "
+            "was configured): use --model demo-random, or train them with `dype train-demo`");
+      path = files.write(*f);
+    }
+    // The mapping outlives the temporary file (removed with `files`): the tensors stay valid.
+    auto store = io::TensorStore::open(path);
+    vae::AutoEncoderConfig vc = trained_demo_vae_config();
+    vc.scale_factor = metadata_number(*store, "vae_scale_factor");
+    vc.shift_factor = metadata_number(*store, "vae_shift_factor");
+    // The T5 length and base resolution the model was trained with are part of its config (the file's metadata).
+    c.t5_length = static_cast<int>(metadata_number(*store, "t5_length"));
+    c.base_resolution = static_cast<int>(metadata_number(*store, "base_resolution"));
+    if (c.t5_length < 1 || c.t5_length > 512 || c.base_resolution < 16 || c.base_resolution % 16 != 0)
+      throw ModelError(store->label() + ": metadata t5_length " + std::to_string(c.t5_length) + " / base_resolution " +
+                       std::to_string(c.base_resolution) + " out of range (1…512 / a multiple of 16)");
+    const at::ScalarType text_dtype = text_device.is_cpu() ? at::kFloat : dtype;
+    {
+      io::CheckpointWeights w(store, "transformer", dtype, device, kDemoTransformerPrefix);
+      c.transformer = flux::Flux(trained_demo_flux_config(), w);
+      w.finish();
+    }
+    {
+      io::CheckpointWeights w(store, "VAE", dtype, device, kDemoVaePrefix);
+      c.vae = vae::AutoEncoder(w, vc);
+    }
+    {
+      io::CheckpointWeights w(store, "CLIP text encoder", text_dtype, text_device, kDemoClipPrefix);
+      c.clip = text::ClipTextModel(demo_clip_config(static_cast<std::int64_t>(c.clip_tokenizer->vocab_size())), w);
+    }
+    {
+      io::CheckpointWeights w(store, "T5 encoder", text_dtype, text_device, kDemoT5Prefix);
+      c.t5 = text::T5Encoder(demo_t5_config(c.t5_tokenizer->vocab_size()), w);
+    }
+  }
+  c.text_device = text_device;
+  c.transformer_path = c.vae_path = c.clip_path = c.t5_path = weights.empty() ? "(built in)" : weights;
   return c;
 }
 

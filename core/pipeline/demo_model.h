@@ -1,11 +1,16 @@
 #pragma once
-// The built-in demo model: a tiny FLUX-shaped model set with deterministic random weights (fixed seed) and tiny
-// tokenizers compiled into the binary, so that the whole path — prompt → tokens → text encoders → DyPE sampling
-// → tiled decode → export — runs on any machine without downloads: 1 MP in seconds, 16 MP on a CPU. Its images
-// are coloured noise by design, and it is labelled "demo (random weights)" everywhere (CLI, GUI, metadata).
+// The built-in demo models: tiny FLUX-shaped model sets with tiny tokenizers compiled into the binary, so that the
+// whole path — prompt → tokens → text encoders → DyPE sampling → tiled decode → export — runs on any machine
+// without downloads.
+//   "demo"         trained by this project on procedural captioned shapes (core/shapes, core/train) at 256 px:
+//                  pictures form in the preview, and DyPE's effect above 256 px can be measured
+//                  (bench/dype_effect). Its weights are resources/demo/trained/demo.safetensors, compiled in.
+//   "demo-random"  deterministic random weights (fixed seed): coloured noise by design, the cheapest full
+//                  pipeline, for tests and benchmarks that need its exact shape.
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 
 #include "core/flux/config.h"
 #include "core/pipeline/components.h"
@@ -15,20 +20,55 @@
 
 namespace dype {
 
-inline constexpr const char* kDemoLabel = "demo (random weights)";
+inline constexpr const char* kDemoModel = "demo";
+inline constexpr const char* kDemoRandomModel = "demo-random";
+inline constexpr const char* kDemoLabel = "demo — tiny model trained on procedural shapes, 256 px base";
+inline constexpr const char* kDemoRandomLabel = "demo (random weights)";
 inline constexpr std::uint64_t kDemoSeed = 0x44795045;  // "DyPE"
 
-// The demo's architecture. Transformer: hidden 128 (2 heads × 64, rope axes 8/28/28), one double- and one
-// single-stream block, guidance embedding (dev-like: T5 length 512, 28 default steps). Text: CLIP hidden 64 over
-// the demo BPE vocabulary, T5 d_model 32 over the demo SentencePiece vocabulary. VAE: FLUX's 16-channel latent
-// and ×8 upsampling with 16 base channels.
+// The trained demo's base (training) resolution, and its T5 length: captions of the shapes grammar are at most
+// ~20 tokens, so 32 positions instead of FLUX's 256/512 keep padding from dominating training and sampling.
+inline constexpr int kTrainedDemoBase = 256;
+inline constexpr int kTrainedDemoT5Length = 32;
+inline constexpr int kTrainedDemoSteps = 20;  // default sampling steps
+
+// Whether `model` (ModelPaths::model) names a built-in demo.
+bool is_demo_model(const std::string& model);
+// Whether this build has the trained demo's weights compiled in (resources/demo/trained/demo.safetensors).
+bool has_trained_demo();
+
+// "demo-random": hidden 128 (2 heads × 64, rope axes 8/28/28), one double- and one single-stream block, guidance
+// embedding (dev-like: T5 length 512, 28 default steps). VAE: FLUX's 16-channel latent and ×8 upsampling with 16
+// base channels.
 flux::FluxConfig demo_flux_config();
+vae::AutoEncoderConfig demo_vae_config();
+// Both demos' text encoders: CLIP hidden 64 over the demo BPE vocabulary, T5 d_model 32 over the demo
+// SentencePiece vocabulary. The trained demo keeps them frozen at their random initialisation (core/train says why).
 text::ClipTextConfig demo_clip_config(std::int64_t vocab_size);
 text::T5EncoderConfig demo_t5_config(std::int64_t vocab_size);
-vae::AutoEncoderConfig demo_vae_config();
 
-// Builds the demo set on `device` (transformer in `dtype`). Tokenizer files come from the copies compiled into the
-// binary (core/pipeline/demo_resources.h).
+// "demo": schnell-style (no guidance embedding) hidden 128, 2 heads × 64, 2 double + 4 single blocks over the demo
+// text encoders; VAE with 16 base channels, channel multipliers 1, 2, 4, 4 (FLUX's factor 8 and 16 latent
+// channels). The VAE's scale and shift come from the weights file (measured on the training data).
+flux::FluxConfig trained_demo_flux_config();
+vae::AutoEncoderConfig trained_demo_vae_config();
+
+// The demo tokenizers (compiled in) and the text encoders both demos use, random at kDemoSeed + 1 / + 2, on
+// `text_device` in float32 on the CPU, else `dtype`.
+void make_demo_text(PipelineComponents& c, at::ScalarType dtype, at::Device text_device);
+
+// "demo-random" on `device` (transformer in `dtype`).
 PipelineComponents make_demo_components(at::Device device, at::ScalarType dtype, at::Device text_device);
+
+// "demo" from `weights` (a file written by core/train; empty: the copy compiled into the binary). Throws
+// IoError / FormatError / ModelError naming the file when it cannot be read or does not fit the demo's shape.
+PipelineComponents load_trained_demo_components(at::Device device, at::ScalarType dtype, at::Device text_device,
+                                                const std::string& weights = "");
+
+// The weights file's tensor-name prefixes, one per component (what core/train writes).
+inline constexpr const char* kDemoTransformerPrefix = "transformer.";
+inline constexpr const char* kDemoVaePrefix = "vae.";
+inline constexpr const char* kDemoClipPrefix = "text_encoder.";
+inline constexpr const char* kDemoT5Prefix = "text_encoder_2.";
 
 }  // namespace dype

@@ -21,6 +21,7 @@
 #include "core/image/resize.h"
 #include "core/io/stored_weight.h"
 #include "core/pipeline/components.h"
+#include "core/pipeline/demo_model.h"
 #include "core/pipeline/memory_plan.h"
 #include "core/pipeline/model_footprint.h"
 #include "core/pipeline/passes.h"
@@ -46,6 +47,8 @@ class FluxPipelineImpl : public FluxPipeline {
 
   std::string label() const override { return c_.label; }
   bool is_demo() const override { return c_.demo; }
+  int base_resolution() const override { return base_resolution_of(c_); }
+  int default_steps() const override { return default_steps_of(c_); }
   bool is_schnell() const override { return !c_.transformer->config().guidance_embed; }
   bool text_encoders_loaded() const override { return c_.t5 && c_.clip; }
   const ModelFootprint& footprint() const override { return footprint_; }
@@ -219,7 +222,7 @@ class FluxPipelineImpl : public FluxPipeline {
   }
 
  private:
-  int t5_length() const { return is_schnell() ? 256 : 512; }
+  int t5_length() const { return t5_length_of(c_); }
 
   static vae::TiledDecodeOptions tile_options(const GenerationRequest& r) {
     vae::TiledDecodeOptions vo;
@@ -422,7 +425,7 @@ std::unique_ptr<FluxPipeline> FluxPipeline::load(const ModelPaths& paths, const 
   c10::InferenceMode inference;
   // The plan's numbers come from the file headers, read before any weight (the demo is built in memory).
   std::optional<ModelFootprint> footprint;
-  if (paths.model != "demo") footprint = model_footprint(paths, options);
+  if (!is_demo_model(paths.model)) footprint = model_footprint(paths, options);
   PipelineComponents c = load_components(paths, options, observer);
   if (!footprint) footprint = model_footprint(c);
   return std::make_unique<FluxPipelineImpl>(std::move(c), options, std::move(*footprint));

@@ -29,6 +29,9 @@ class FluxPipeline {
   virtual MemoryEstimate estimate(const GenerationRequest& request) const = 0;
   virtual std::string label() const = 0;  // "demo (random weights)", "FLUX.1-dev (diffusers)", ...
   virtual bool is_demo() const = 0;
+  // The model's training resolution (DyPE's base) and default step count (components.h: base_resolution_of...).
+  virtual int base_resolution() const = 0;
+  virtual int default_steps() const = 0;
   virtual bool is_schnell() const = 0;
   // Whether the text encoders are loaded now (false after the plan released them; the next new prompt maps them
   // again).

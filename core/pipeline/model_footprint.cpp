@@ -13,6 +13,7 @@
 #include "core/flux/loader.h"
 #include "core/io/weight_quantization.h"
 #include "core/pipeline/components.h"
+#include "core/pipeline/demo_model.h"
 #include "core/pipeline/memory_plan.h"
 #include "core/pipeline/passes.h"
 #include "core/text/text_checkpoint.h"
@@ -78,7 +79,7 @@ std::uint64_t parameters_of(const flux::FluxConfig& c) {
 }  // namespace
 
 ModelFootprint model_footprint(const ModelPaths& paths, const LoadOptions& options) {
-  if (paths.model == "demo") {
+  if (is_demo_model(paths.model)) {
     PipelineComponents c = load_components(paths, options, nullptr);
     return model_footprint(c);
   }
@@ -96,6 +97,8 @@ ModelFootprint model_footprint(const ModelPaths& paths, const LoadOptions& optio
   fp.transformer.path = files.transformer;
   fp.config = info.config;
   fp.schnell = !info.config.guidance_embed;
+  fp.t5_length = fp.schnell ? 256 : 512;  // FLUX.1's files state neither: BFL's conventions
+  fp.default_steps = fp.schnell ? 4 : 28;
 
   const auto t5 =
       text::detail::open_text_checkpoint(files.t5, "encoder.block.0.layer.0.SelfAttention.q.weight", "a T5 encoder");
@@ -146,6 +149,9 @@ ModelFootprint model_footprint(const PipelineComponents& c) {
   fp.vae = bytes_of(*c.vae);
   fp.config = c.transformer->config();
   fp.schnell = !fp.config.guidance_embed;
+  fp.t5_length = t5_length_of(c);
+  fp.base_resolution = base_resolution_of(c);
+  fp.default_steps = default_steps_of(c);
   if (c.t5) {
     const auto& tc = c.t5->config();
     fp.t5_layers = tc.num_layers;
@@ -170,7 +176,7 @@ MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest
   validate_size(r.width, r.height, options.max_pixels);
   const at::Device device = parse_device(options.device);
   const at::ScalarType dtype = parse_compute_dtype(options.dtype, device);
-  const std::int64_t txt_tokens = fp.schnell ? 256 : 512;
+  const std::int64_t txt_tokens = fp.t5_length;
   const std::vector<PassPlan> passes = plan_passes(r);
 
   MemoryPlanInput in;

@@ -33,6 +33,10 @@ struct ModelFootprint {
   std::int64_t t5_layers = 24, t5_d_model = 4096, t5_d_ff = 10240, t5_heads = 64;
   bool schnell = false;
   bool demo = false;
+  // The model's conventions (components.h: t5_length_of, base_resolution_of, default_steps_of).
+  int t5_length = 512;
+  int base_resolution = 1024;
+  int default_steps = 28;
   std::uint64_t text_bytes() const { return t5.resident_bytes + clip.resident_bytes; }
 };
 

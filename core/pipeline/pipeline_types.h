@@ -8,13 +8,14 @@
 namespace dype {
 
 // Where the weights are. `model` is a diffusers folder (model_index.json), a BFL/ComfyUI transformer
-// .safetensors file, or "demo" (built-in random-weight model). For single files the other components are
-// given explicitly or discovered beside the transformer file.
+// .safetensors file, "demo" (built-in model trained on procedural shapes) or "demo-random" (random weights). For
+// single files the other components are given explicitly or discovered beside the transformer file.
 struct ModelPaths {
-  std::string model = "demo";
-  std::string vae;         // ae.safetensors
-  std::string clip;        // clip_l.safetensors
-  std::string t5;          // t5xxl_*.safetensors
+  std::string model = "demo-random";  // until trained demo weights are committed (README, "The demo model")
+  std::string demo_weights;           // "demo" only: a `dype train-demo` weights file instead of the built-in copy
+  std::string vae;                    // ae.safetensors
+  std::string clip;                   // clip_l.safetensors
+  std::string t5;                     // t5xxl_*.safetensors
   std::string tokenizers;  // folder holding tokenizer/ (vocab.json, merges.txt) and tokenizer_2/ (spiece.model)
 };
 

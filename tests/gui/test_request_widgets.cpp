@@ -261,6 +261,12 @@ void TestRequestWidgets::mainWindowComposesRequest() {
   QTemporaryDir dir;
   Settings settings(dir.filePath(QStringLiteral("s.ini")));
   MainWindow window(settings);
+  // This build has no trained demo weights (README, "The demo model"): a first start is on the random demo,
+  // sampled with FLUX.1's defaults, and the trained demo is not offered.
+  QCOMPARE(child<QSpinBox>(&window, "baseResolutionSpin")->value(), 1024);
+  QCOMPARE(child<QSpinBox>(&window, "stepsSpin")->value(), 28);
+  QCOMPARE(child<QComboBox>(&window, "modelSourceCombo")->findData(int(ModelChoice::Source::Demo)),
+           dype::has_trained_demo() ? 0 : -1);
   QTest::keyClicks(child<QPlainTextEdit>(&window, "promptEdit"), QStringLiteral("a castle"));
   window.resolutionPanel()->setSize(2048, 1152);
   child<QSpinBox>(&window, "stepsSpin")->setValue(20);
@@ -281,7 +287,7 @@ void TestRequestWidgets::mainWindowComposesRequest() {
   QCOMPARE(r.dype.lambda_t, 1.5);
   QCOMPARE(r.dtype, std::string("bfloat16"));
   QCOMPARE(job.options.dtype, std::string("bfloat16"));
-  QCOMPARE(job.paths.model, std::string("demo"));  // the out-of-the-box model
+  QCOMPARE(job.paths.model, std::string("demo-random"));  // the out-of-the-box model of this build
   QVERIFY(child<QLabel>(&window, "demoLabel")->isVisibleTo(&window));
   QVERIFY(child<QLabel>(&window, "demoLabel")->text().contains(QStringLiteral("random weights")));
 

@@ -15,6 +15,7 @@
 #include "ui/history_strip.h"
 #include "ui/image_view.h"
 #include "ui/main_window.h"
+#include "ui/model_choice.h"
 #include "ui/resolution_panel.h"
 #include "ui/settings.h"
 
@@ -38,6 +39,9 @@ class TestStudio16mp : public QObject {
 
 void TestStudio16mp::generateCancelRegenerateExport() {
   Settings settings(m_dir.filePath(QStringLiteral("s.ini")));
+  ModelChoice random;  // 16 MP: the cheapest model (the trained demo's six blocks would triple the step)
+  random.source = ModelChoice::Source::DemoRandom;
+  settings.setModelChoice(random);
   MainWindow window(settings);
   window.show();
   QVERIFY(QTest::qWaitForWindowExposed(&window));

@@ -20,6 +20,7 @@
 #include "core/pipeline/flux_pipeline.h"
 #include "core/sampling/denoise.h"
 #include "core/text/t5_encoder.h"
+#include "tests/support/small_request.h"
 
 using namespace dype;
 namespace fs = std::filesystem;
@@ -90,7 +91,7 @@ class TestCancelInStep : public QObject {
 
  private slots:
   void initTestCase() {
-    pipe_ = FluxPipeline::load(ModelPaths{}, LoadOptions{});  // the demo model
+    pipe_ = FluxPipeline::load(test::demo_random_paths(), LoadOptions{});  // the demo model
     QVERIFY(pipe_);
     const flux::FluxConfig c = demo_flux_config();
     demo_blocks_ = static_cast<int>(c.depth + c.depth_single_blocks);
@@ -251,8 +252,8 @@ class TestCancelInStep : public QObject {
     QProcess p;
     // 1536² = 9,216 image tokens: a demo step takes seconds on a CPU, so the signal lands inside step 1 (not a
     // requirement: a cancel between steps must also give 130); 200 steps: the run cannot end before it lands.
-    p.start(QString::fromStdString(cli), {"generate", "--model", "demo", "--prompt", "a lighthouse", "--width", "1536",
-                                          "--height", "1536", "--steps", "200", "--output", out});
+    p.start(QString::fromStdString(cli), {"generate", "--model", "demo-random", "--prompt", "a lighthouse", "--width",
+                                          "1536", "--height", "1536", "--steps", "200", "--output", out});
     QVERIFY(p.waitForStarted(30000));
     QByteArray err;
     while (!err.contains("denoising...") && p.state() == QProcess::Running) {

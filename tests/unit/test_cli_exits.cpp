@@ -72,11 +72,12 @@ class TestCliExits : public QObject {
     QTest::addColumn<QStringList>("message");  // every part must appear in the error line
     QTest::addColumn<bool>("before_run");      // the error comes before any work: stderr is that one line only
 
-    const QStringList base{"--model", "demo", "--width", "64", "--height", "64", "--steps", "1"};
+    const QStringList base{"--model", "demo-random", "--width", "64", "--height", "64", "--steps", "1"};
     QTest::newRow("missing --prompt") << (base + QStringList{"--output", "OUT"}) << QString()
                                       << QStringList{"--prompt TEXT is required"} << true;
     QTest::newRow("--width not a multiple of 16")
-        << QStringList{"--model", "demo", "--prompt", "x", "--width", "1000", "--height", "512", "--output", "OUT"}
+        << QStringList{"--model", "demo-random", "--prompt", "x",        "--width",
+                       "1000",    "--height",    "512",      "--output", "OUT"}
         << QString() << QStringList{"1000x512", "multiples of 16", "nearest valid size is 1008x512"} << true;
     QTest::newRow("unknown option") << (base + QStringList{"--prompt", "x", "--colour", "red", "--output", "OUT"})
                                     << QString() << QStringList{"unknown option --colour"} << true;
@@ -170,7 +171,7 @@ class TestCliExits : public QObject {
     const QString dir = case_dir();
     const QString out = dir + "/out.png";
     QProcess p;
-    p.start(dype_cli(), {"generate", "--model", "demo", "--prompt", "a lighthouse at dusk", "--width", "1024",
+    p.start(dype_cli(), {"generate", "--model", "demo-random", "--prompt", "a lighthouse at dusk", "--width", "1024",
                          "--height", "1024", "--steps", "50", "--output", out});
     QVERIFY(p.waitForStarted(30000));
     QByteArray err;

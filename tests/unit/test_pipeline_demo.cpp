@@ -57,7 +57,8 @@ class TestPipelineDemo : public QObject {
 
  private slots:
   void initTestCase() {
-    ModelPaths paths;  // model = "demo"
+    ModelPaths paths;
+    paths.model = kDemoRandomModel;  // the cheapest full pipeline; the trained demo: test_demo_trained
     pipe_ = FluxPipeline::load(paths, LoadOptions{});
     QVERIFY(pipe_);
   }
@@ -65,7 +66,7 @@ class TestPipelineDemo : public QObject {
   void demo_is_labelled_as_such() {
     QVERIFY(pipe_->is_demo());
     QVERIFY(!pipe_->is_schnell());
-    QCOMPARE(QString::fromStdString(pipe_->label()), QString("demo (random weights)"));
+    QCOMPARE(QString::fromStdString(pipe_->label()), QString(kDemoRandomLabel));
   }
 
   void progress_is_reported_in_order() {
@@ -73,7 +74,7 @@ class TestPipelineDemo : public QObject {
     const GenerationRequest req = small_request(4);
     const GenerationResult res = pipe_->generate(req, &rec);
     QVERIFY(!res.cancelled);
-    QCOMPARE(QString::fromStdString(res.model_label), QString(kDemoLabel));
+    QCOMPARE(QString::fromStdString(res.model_label), QString(kDemoRandomLabel));
     // Stages, then the steps 1..N in order, then the decode.
     QStringList ev;
     for (const auto& e : rec.events) ev << QString::fromStdString(e);
@@ -194,7 +195,7 @@ class TestPipelineDemo : public QObject {
     // The limit is configurable per pipeline.
     LoadOptions small;
     small.max_pixels = 64 * 64;
-    auto limited = FluxPipeline::load(ModelPaths{}, small);
+    auto limited = FluxPipeline::load(test::demo_random_paths(), small);
     QVERIFY_THROWS_EXCEPTION(InvalidArgument, limited->generate(small_request()));
     // Other impossible requests.
     req = small_request();

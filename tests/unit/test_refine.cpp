@@ -17,6 +17,7 @@
 #include "core/pipeline/passes.h"
 #include "core/pipeline/request_metadata.h"
 #include "tests/support/error_of.h"
+#include "tests/support/small_request.h"
 
 using namespace dype;
 namespace fs = std::filesystem;
@@ -104,7 +105,7 @@ class TestRefine : public QObject {
     fs::create_directories(dir_);
     LoadOptions o;
     o.max_pixels = 512 * 512;  // so that the "huge picture" case needs only a small file (the limit is 4x this)
-    pipe_ = FluxPipeline::load(ModelPaths{}, o);
+    pipe_ = FluxPipeline::load(test::demo_random_paths(), o);
   }
   void cleanupTestCase() { fs::remove_all(dir_); }
 

@@ -50,7 +50,7 @@ class TestRequestContract : public QObject {
 
  private slots:
   void initTestCase() {
-    pipe_ = FluxPipeline::load(ModelPaths{}, LoadOptions{});  // the demo model
+    pipe_ = FluxPipeline::load(test::demo_random_paths(), LoadOptions{});  // the demo model
     QVERIFY(pipe_);
   }
 
@@ -137,7 +137,7 @@ class TestRequestContract : public QObject {
     // The pixel limit is the loaded pipeline's (LoadOptions::max_pixels), as validate's with the same limit.
     LoadOptions small;
     small.max_pixels = 64 * 64;
-    auto limited = FluxPipeline::load(ModelPaths{}, small);
+    auto limited = FluxPipeline::load(test::demo_random_paths(), small);
     RequestLimits tight;
     tight.max_pixels = small.max_pixels;
     const std::vector<std::string> over = small_request().validate(tight);

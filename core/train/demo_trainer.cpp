@@ -1,0 +1,382 @@
+#include "core/train/demo_trainer.h"
+
+#include <ATen/Parallel.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/common/error.h"
+#include "core/image/convert.h"
+#include "core/image/png_export.h"
+#include "core/io/safetensors.h"
+#include "core/io/weights.h"
+#include "core/pipeline/demo_model.h"
+#include "core/sampling/pack.h"
+#include "core/shapes/render.h"
+#include "core/shapes/scene.h"
+#include "core/train/loss_plot.h"
+
+namespace dype::train {
+
+namespace fs = std::filesystem;
+
+void DemoTrainingOptions::validate() const {
+  auto need = [](bool ok, const char* what) {
+    if (!ok) throw InvalidArgument(what);
+  };
+  need(!output_dir.empty(), "--output DIR is required");
+  need(resolution >= 64 && resolution <= 1024 && resolution % 16 == 0,
+       "--resolution must be a multiple of 16 in 64…1024");
+  need(vae_steps >= 0 && flux_steps >= 0, "step counts must be ≥ 0");
+  need(vae_batch >= 1 && flux_batch >= 1, "batch sizes must be ≥ 1");
+  need(!vae_sizes.empty(), "--vae-sizes needs at least one size");
+  for (int s : vae_sizes)
+    need(s >= 16 && s % 16 == 0 && s <= 1024, "--vae-sizes: each size must be a multiple of 16 in 16…1024");
+  need(pictures >= flux_batch, "--pictures must be at least the batch");
+  need(vae_lr > 0 && flux_lr > 0, "learning rates must be > 0");
+  need(ema_decay >= 0 && ema_decay < 1, "--ema must be in [0, 1)");
+  need(vae_threads >= 1 && flux_threads >= 1, "thread counts must be ≥ 1");
+  need(log_every >= 1, "--log-every must be ≥ 1");
+  need(uniform_t_share >= 0 && uniform_t_share <= 1, "--uniform-t must be in [0, 1]");
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The parameter source of a model being trained: random initialisation (RandomWeights' defaults), except that
+// every adaLN modulation and the final projection start at zero (DiT's "adaLN-Zero": each block starts as the
+// identity, the model's first prediction is 0), and a record of every tensor handed out under the name the
+// loaders ask for — so that saving writes exactly the names loading reads, whatever the module tree looks like.
+class RecordingWeights : public io::WeightSource {
+ public:
+  RecordingWeights(std::uint64_t seed, bool adaln_zero)
+      : WeightSource(at::kFloat, at::kCPU), random_(seed, at::kFloat, at::kCPU), adaln_zero_(adaln_zero) {}
+  // Continues from `start` (a demo weights file, tensors under `prefix`) instead of a random initialisation.
+  RecordingWeights(std::shared_ptr<const io::TensorStore> start, const std::string& prefix)
+      : WeightSource(at::kFloat, at::kCPU), random_(0, at::kFloat, at::kCPU), adaln_zero_(false) {
+    start_ = std::make_unique<io::CheckpointWeights>(std::move(start), "demo weights", at::kFloat, at::kCPU, prefix);
+  }
+  at::Tensor take(const std::string& name, at::IntArrayRef shape) override {
+    const bool zero =
+        adaln_zero_ && (name.find("_mod.lin.") != std::string::npos ||
+                        name.find(".modulation.lin.") != std::string::npos || name.rfind("final_layer.", 0) == 0);
+    at::Tensor t = start_ ? start_->take(name, shape).clone()  // a copy: training writes into it
+                   : zero ? at::zeros(shape, at::kFloat)
+                          : random_.take(name, shape);
+    taken_.emplace_back(name, t);
+    return t;
+  }
+  void finish() override {
+    if (start_) start_->finish();
+  }
+  // Every tensor, its name and whether it is trained.
+  const std::vector<std::pair<std::string, at::Tensor>>& taken() const { return taken_; }
+  std::vector<at::Tensor> trainable() const {
+    std::vector<at::Tensor> ps;
+    for (const auto& [name, t] : taken_) ps.push_back(t.requires_grad_(true));
+    return ps;
+  }
+
+ private:
+  io::RandomWeights random_;
+  std::unique_ptr<io::CheckpointWeights> start_;
+  bool adaln_zero_;
+  std::vector<std::pair<std::string, at::Tensor>> taken_;
+};
+
+// Pictures as [B, 3, S, S] in [−1, 1], drawn in parallel (the renderer is plain C++).
+at::Tensor render_batch(std::uint64_t seed, std::int64_t first, std::int64_t count, int size,
+                        std::vector<std::string>* captions = nullptr) {
+  at::Tensor out = at::empty({count, 3, size, size}, at::kFloat);  // [B, 3, S, S]
+  std::vector<std::string> caps(static_cast<std::size_t>(count));
+  at::parallel_for(0, count, 1, [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const shapes::Scene scene = shapes::random_scene(seed, static_cast<std::uint64_t>(first + b));
+      out[b].copy_(image::rgb_to_tensor(shapes::render(scene, size, size))[0]);
+      caps[static_cast<std::size_t>(b)] = shapes::caption(scene);
+    }
+  });
+  if (captions) *captions = std::move(caps);
+  return out;
+}
+
+// Linear warm-up over `warmup` steps, then cosine decay to 10 % of `peak` at `total`.
+double learning_rate(double peak, int step, int total, int warmup) {
+  if (step < warmup) return peak * (step + 1) / warmup;
+  const double p = total > warmup ? double(step - warmup) / (total - warmup) : 1.0;
+  return peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * std::min(1.0, p))));
+}
+
+void set_lr(torch::optim::Adam& opt, double lr) {
+  for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+}
+
+class LossLog {
+ public:
+  LossLog(const std::string& path, std::function<void(const std::string&)> log) : log_(std::move(log)), out_(path) {
+    if (!out_) throw IoError("cannot write '" + path + "'");
+    out_ << "phase,step,loss,lr,seconds\n";
+  }
+  void flush() { out_.flush(); }
+  void say(const std::string& line) {
+    if (log_) log_(line);
+  }
+  // Adds one step's loss; every `every` steps writes the window's mean. Returns the last window's mean.
+  double add(const char* phase, int step, double loss, double lr, double seconds, int every) {
+    sum_ += loss;
+    ++n_;
+    if (n_ == every) {
+      last_ = sum_ / n_;
+      out_ << phase << ',' << step << ',' << last_ << ',' << lr << ',' << seconds << '\n';
+      out_.flush();
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "%s step %d: loss %.5f, lr %.2e, %.0f s", phase, step, last_, lr, seconds);
+      say(buf);
+      sum_ = 0;
+      n_ = 0;
+    }
+    return last_;
+  }
+
+ private:
+  std::function<void(const std::string&)> log_;
+  std::ofstream out_;
+  double sum_ = 0, last_ = 0;
+  int n_ = 0;
+};
+
+}  // namespace
+
+TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void(const std::string&)>& log) {
+  o.validate();
+  std::error_code ec;
+  fs::create_directories(o.output_dir, ec);
+  if (ec) throw IoError("cannot create '" + o.output_dir + "': " + ec.message());
+  TrainingReport report;
+  report.weights_path = (fs::path(o.output_dir) / "demo.safetensors").string();
+  report.loss_path = (fs::path(o.output_dir) / "loss.csv").string();
+  LossLog losses(report.loss_path, log);
+  at::Generator gen = at::detail::createCPUGenerator(o.seed);
+  const std::uint64_t vae_data_seed = o.seed * 1000 + 1, flux_data_seed = o.seed * 1000 + 2;
+  const std::uint64_t held_out_seed = o.seed * 1000 + 3;
+
+  // Frozen text encoders: the demo's own random ones (same seeds as make_demo_text), recorded for saving.
+  PipelineComponents text;
+  make_demo_text(text, at::kFloat, at::kCPU);
+  RecordingWeights clip_w(kDemoSeed + 1, false), t5_w(kDemoSeed + 2, false);
+  text.clip = text::ClipTextModel(text.clip->config(), clip_w);
+  text.t5 = text::T5Encoder(text.t5->config(), t5_w);
+
+  // 1. Autoencoder (kept as it is when continuing from a weights file).
+  at::set_num_threads(o.vae_threads);
+  std::shared_ptr<const io::TensorStore> start;
+  if (!o.continue_from.empty()) {
+    start = io::TensorStore::open(o.continue_from);
+    losses.say("continuing from " + o.continue_from + ": autoencoder kept, transformer trained further");
+  }
+  RecordingWeights vae_w = start ? RecordingWeights(start, kDemoVaePrefix) : RecordingWeights(kDemoSeed + 14, false);
+  vae::AutoEncoderConfig vc = trained_demo_vae_config();
+  vae::AutoEncoder ae(vae_w, vc);
+  vae_w.finish();
+  if (!start) {
+    const auto t0 = Clock::now();
+    torch::optim::Adam opt(vae_w.trainable(), torch::optim::AdamOptions(o.vae_lr));
+    std::int64_t next_picture = 0;
+    for (int step = 0; step < o.vae_steps; ++step) {
+      const double lr = learning_rate(o.vae_lr, step, o.vae_steps, 100);
+      set_lr(opt, lr);
+      // Whole pictures, cycling through sizes (see the header); larger sizes get fewer pictures, so that every
+      // step costs about the same.
+      const int size = o.vae_sizes[static_cast<std::size_t>(step) % o.vae_sizes.size()];
+      const int small = o.vae_sizes.front();
+      const std::int64_t batch = std::max<std::int64_t>(1, o.vae_batch * small * small / (size * size));
+      const at::Tensor x = render_batch(vae_data_seed, next_picture, batch, size);  // [B, 3, S, S]
+      next_picture += batch;
+      opt.zero_grad();
+      const at::Tensor moments = ae->encoder()->forward(x);  // [B, 2z, c/8, c/8]
+      const auto parts = moments.chunk(2, 1);
+      const at::Tensor mean = parts[0], logvar = parts[1].clamp(-30.0, 20.0);
+      const at::Tensor z = mean + (0.5 * logvar).exp() * at::randn(mean.sizes(), gen, at::kFloat);
+      const at::Tensor rec = ae->decoder()->forward(z);  // [B, 3, c, c]
+      const at::Tensor kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean();
+      const at::Tensor loss = (rec - x).abs().mean() + (rec - x).pow(2).mean() + 1e-6 * kl;
+      loss.backward();
+      opt.step();
+      losses.add("autoencoder", step + 1, loss.item<double>(), lr, seconds_since(t0), o.log_every);
+    }
+    report.seconds_vae = seconds_since(t0);
+  }
+  for (const auto& [name, t] : vae_w.taken()) t.requires_grad_(false);
+
+  // 2. Latent statistics and the transformer's data: latents (the encoder's means) and caption embeddings.
+  const auto t1 = Clock::now();
+  const int t5_len = kTrainedDemoT5Length;
+  const std::int64_t lat = o.resolution / 8;
+  at::Tensor latents = at::empty({o.pictures, vc.z_channels, lat, lat}, at::kFloat);         // [N, 16, S/8, S/8]
+  at::Tensor txts = at::empty({o.pictures, t5_len, text.t5->config().d_model}, at::kFloat);  // [N, L, ctx]
+  at::Tensor ys = at::empty({o.pictures, text.clip->config().hidden_size}, at::kFloat);      // [N, vec]
+  {
+    at::NoGradGuard no_grad;
+    losses.say("encoding " + std::to_string(o.pictures) + " pictures and captions");
+    const std::int64_t chunk = 32;
+    double s_render = 0, s_encode = 0, s_text = 0;
+    for (std::int64_t first = 0; first < o.pictures; first += chunk) {
+      const std::int64_t n = std::min<std::int64_t>(chunk, o.pictures - first);
+      std::vector<std::string> caps;
+      auto tp = Clock::now();
+      const at::Tensor x = render_batch(flux_data_seed, first, n, o.resolution, &caps);  // [n, 3, S, S]
+      s_render += seconds_since(tp);
+      tp = Clock::now();
+      latents.narrow(0, first, n).copy_(ae->encoder()->forward(x).narrow(1, 0, vc.z_channels));
+      s_encode += seconds_since(tp);
+      tp = Clock::now();
+      for (std::int64_t i = 0; i < n; ++i) {
+        const std::string& c = caps[static_cast<std::size_t>(i)];
+        ys[first + i].copy_(text.clip->forward(text.clip_tokenizer->encode_tensor(c, 77)).pooled[0]);
+        txts[first + i].copy_(text.t5->forward(text.t5_tokenizer->encode_tensor(c, t5_len))[0]);
+      }
+      s_text += seconds_since(tp);
+    }
+    char times[160];
+    std::snprintf(times, sizeof(times), "encoded: pictures drawn in %.0f s, encoded in %.0f s, captions in %.0f s",
+                  s_render, s_encode, s_text);
+    losses.say(times);
+    report.vae_shift = latents.mean().item<double>();
+    report.vae_scale = 1.0 / latents.std().item<double>();
+    latents.sub_(report.vae_shift).mul_(report.vae_scale);  // FLUX latent space: scale · (mean − shift)
+    vc.scale_factor = report.vae_scale;
+    vc.shift_factor = report.vae_shift;
+
+    // Reconstruction of held-out whole pictures through the latent space the transformer will produce.
+    const at::Tensor x = render_batch(held_out_seed, 0, 16, o.resolution);  // [16, 3, S, S]
+    const at::Tensor mean = ae->encoder()->forward(x).narrow(1, 0, vc.z_channels);
+    const at::Tensor rec = ae->decoder()->forward(mean).clamp(-1, 1);
+    const double mse = (rec - x).pow(2).mean().item<double>() / 4.0;  // on a [0, 1] scale
+    report.vae_psnr = -10.0 * std::log10(std::max(mse, 1e-12));
+    char buf[200];
+    std::snprintf(buf, sizeof(buf), "latents: shift %.5f, scale %.5f; held-out reconstruction PSNR %.2f dB (%.0f s)",
+                  report.vae_shift, report.vae_scale, report.vae_psnr, seconds_since(t1));
+    losses.say(buf);
+  }
+  report.seconds_latents = seconds_since(t1);
+
+  // 3. Transformer: rectified flow on the cached latents.
+  at::set_num_threads(o.flux_threads);
+  RecordingWeights flux_w =
+      start ? RecordingWeights(start, kDemoTransformerPrefix) : RecordingWeights(kDemoSeed + 13, /*adaln_zero=*/true);
+  flux::Flux model(trained_demo_flux_config(), flux_w);
+  flux_w.finish();
+  {
+    const auto t0 = Clock::now();
+    const std::vector<at::Tensor> params = flux_w.trainable();
+    std::vector<at::Tensor> ema;
+    for (const auto& p : params) ema.push_back(p.detach().clone());
+    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.flux_lr));
+    const at::Tensor img_ids = sampling::image_ids(o.flux_batch, lat, lat);  // [B, L_img, 3]
+    const at::Tensor txt_ids = sampling::text_ids(o.flux_batch, t5_len);     // [B, L_txt, 3]
+    DypeConfig plain;
+    plain.method = DypeMethod::None;
+    for (int step = 0; step < o.flux_steps; ++step) {
+      const double lr = learning_rate(o.flux_lr, step, o.flux_steps, 250);
+      set_lr(opt, lr);
+      const at::Tensor idx = at::randint(o.pictures, {o.flux_batch}, gen, at::kLong);
+      const at::Tensor x0 = sampling::pack_latent(latents.index_select(0, idx));  // [B, L_img, 64]
+      const at::Tensor noise = at::randn(x0.sizes(), gen, at::kFloat);            // [B, L_img, 64]
+      // t: logit-normal (FLUX / SD3) for a share of the batch, uniform for the rest — logit-normal alone rarely
+      // draws t > 0.9, and a sampler starting from pure noise needs the model there (it decides the composition).
+      const at::Tensor logit_normal = at::sigmoid(at::randn({o.flux_batch}, gen, at::kFloat));  // [B]
+      const at::Tensor uniform = at::rand({o.flux_batch}, gen, at::kFloat);                     // [B]
+      const at::Tensor pick = at::rand({o.flux_batch}, gen, at::kFloat) < o.uniform_t_share;
+      const at::Tensor t = at::where(pick, uniform, logit_normal);
+      const at::Tensor tt = t.view({o.flux_batch, 1, 1});
+      const at::Tensor xt = (1 - tt) * x0 + tt * noise;
+      opt.zero_grad();
+      const at::Tensor pred = model->forward(xt, img_ids, txts.index_select(0, idx), txt_ids, t,
+                                             ys.index_select(0, idx), at::Tensor(), plain, 1.0);  // [B, L_img, 64]
+      const at::Tensor loss = (pred - (noise - x0)).pow(2).mean();
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(params, 1.0);
+      opt.step();
+      {
+        at::NoGradGuard no_grad;
+        // EMA with a short warm-up (the first steps would otherwise weigh the random start for thousands of steps).
+        const double d = std::min(o.ema_decay, (1.0 + step) / (10.0 + step));
+        for (std::size_t i = 0; i < params.size(); ++i) ema[i].mul_(d).add_(params[i].detach(), 1.0 - d);
+      }
+      report.final_flux_loss =
+          losses.add("transformer", step + 1, loss.item<double>(), lr, seconds_since(t0), o.log_every);
+    }
+    report.seconds_flux = seconds_since(t0);
+    at::NoGradGuard no_grad;
+    if (o.flux_steps > 0)
+      for (std::size_t i = 0; i < params.size(); ++i) params[i].detach().copy_(ema[i]);
+
+    // Does the model use its captions? The loss at a few t on the first pictures, with their own captions and
+    // with the captions rolled by one picture: a model that follows its captions does clearly worse with the
+    // wrong ones (most of all at high t, where the picture is still mostly noise).
+    const std::int64_t n = std::min<std::int64_t>(o.pictures - o.pictures % o.flux_batch, 64);
+    for (double tv : {0.5, 0.9, 0.98}) {
+      double own = 0, rolled = 0;
+      for (std::int64_t first = 0; first + o.flux_batch <= n; first += o.flux_batch) {
+        const at::Tensor idx = at::arange(first, first + o.flux_batch, at::kLong);
+        const at::Tensor wrong = (idx + 1) % o.pictures;
+        const at::Tensor x0 = sampling::pack_latent(latents.index_select(0, idx));  // [B, L_img, 64]
+        const at::Tensor noise = at::randn(x0.sizes(), gen, at::kFloat);
+        const at::Tensor t = at::full({o.flux_batch}, tv, at::kFloat);
+        const at::Tensor xt = (1 - tv) * x0 + tv * noise;
+        auto loss_with = [&](const at::Tensor& cap) {
+          const at::Tensor pred = model->forward(xt, img_ids, txts.index_select(0, cap), txt_ids, t,
+                                                 ys.index_select(0, cap), at::Tensor(), plain, 1.0);
+          return (pred - (noise - x0)).pow(2).mean().item<double>();
+        };
+        own += loss_with(idx);
+        rolled += loss_with(wrong);
+      }
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "caption check at t = %.2f: loss %.4f with own captions, %.4f with others'", tv,
+                    own / (n / o.flux_batch), rolled / (n / o.flux_batch));
+      losses.say(buf);
+    }
+  }
+
+  // 4. One file: every component under its prefix, the latent statistics in the metadata.
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  auto add = [&](const char* prefix, const std::vector<std::pair<std::string, at::Tensor>>& taken) {
+    for (const auto& [name, t] : taken) tensors.emplace_back(prefix + name, t.detach());
+  };
+  add(kDemoTransformerPrefix, flux_w.taken());
+  add(kDemoVaePrefix, vae_w.taken());
+  add(kDemoClipPrefix, clip_w.taken());
+  add(kDemoT5Prefix, t5_w.taken());
+  auto num = [](double v) {
+    char b[64];
+    std::snprintf(b, sizeof(b), "%.9g", v);
+    return std::string(b);
+  };
+  io::save_safetensors(report.weights_path, tensors,
+                       {{"format", "dype-demo-1"},
+                        {"vae_scale_factor", num(report.vae_scale)},
+                        {"vae_shift_factor", num(report.vae_shift)},
+                        {"t5_length", std::to_string(t5_len)},
+                        {"base_resolution", std::to_string(o.resolution)},
+                        {"seed", std::to_string(o.seed)},
+                        {"vae_steps", std::to_string(o.vae_steps)},
+                        {"flux_steps", std::to_string(o.flux_steps)},
+                        {"pictures", std::to_string(o.pictures)},
+                        {"final_loss", num(report.final_flux_loss)}});
+  losses.flush();
+  report.plot_path = (fs::path(o.output_dir) / "loss.png").string();
+  image::write_png(report.plot_path, plot_losses(read_loss_csv(report.loss_path)), 8);
+  losses.say("wrote " + report.weights_path + ", " + report.loss_path + " and " + report.plot_path);
+  return report;
+}
+
+}  // namespace dype::train

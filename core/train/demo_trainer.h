@@ -1,0 +1,65 @@
+#pragma once
+// Trains the built-in "demo" model (core/pipeline/demo_model.h) from nothing, on this project's own procedural
+// captioned pictures (core/shapes), through our own FLUX, autoencoder and text modules — the proof that they are
+// differentiable, and one implementation for training and inference. Deterministic for a seed on one machine and
+// thread count (LibTorch's CPU kernels may reorder sums across thread counts).
+//
+// 1. Autoencoder (trained_demo_vae_config): reconstruction (L1 + L2) of whole pictures with a tiny KL term, as
+//    FLUX's KL-VAE, alternating 128² (two pictures) and 256² (one) — whole pictures, not crops, so that
+//    normalisation and attention see what they see at inference (a VAE trained on 64² crops reconstructed whole
+//    256² pictures at 16 dB), and not smaller ones (at 64² stripes and dots approach the 8 px latent cell, a
+//    harder task than any picture the model generates).
+// 2. Latent statistics: the encoder's means over the transformer's training pictures give the VAE's shift and scale
+//    (FLUX's own 0.1159 / 0.3611 play this role), so that the transformer sees unit-variance latents.
+// 3. Transformer (trained_demo_flux_config): rectified flow as FLUX — x_t = (1 − t)·x0 + t·ε, target v = ε − x0,
+//    t = sigmoid(n), n ~ N(0, 1) (the logit-normal timestep density of FLUX / SD3) — on cached latents and caption
+//    embeddings of `pictures` pictures at the base resolution, Adam with warm-up and cosine decay, an EMA of the
+//    weights (what is saved).
+// The text encoders stay frozen at the demo's random initialisation: the vocabulary of the captions is a few dozen
+// words, a random embedding keeps every word and position distinct, and the transformer's txt_in and joint
+// attention learn to read them; training them would cost backward passes through both for no gain in what the
+// scorer checks.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace dype::train {
+
+struct DemoTrainingOptions {
+  std::string output_dir;  // demo.safetensors, loss.csv, loss.png written here (created if missing)
+  std::uint64_t seed = 1;
+  int resolution = 256;  // base resolution of the pictures (multiple of 16)
+  // Autoencoder.
+  int vae_steps = 3000;
+  int vae_batch = 2;                        // pictures per step at the first size; fewer at larger ones
+  std::vector<int> vae_sizes = {128, 256};  // cycled through, one size per step
+  double vae_lr = 5e-4;
+  // Transformer.
+  int pictures = 8192;  // cached (latent, caption) pairs
+  int flux_steps = 9000;
+  int flux_batch = 8;
+  double flux_lr = 5e-4;
+  double ema_decay = 0.999;
+  double uniform_t_share = 0.5;  // share of t drawn uniformly instead of logit-normal
+  std::string continue_from;     // a demo weights file: keep its autoencoder, train its transformer further
+  // Threads: the autoencoder's convolutions use both cores well; the small transformer runs faster on one.
+  int vae_threads = 2;
+  int flux_threads = 1;
+  int log_every = 100;
+
+  void validate() const;  // InvalidArgument naming the option
+};
+
+struct TrainingReport {
+  std::string weights_path, loss_path, plot_path;  // demo.safetensors, loss.csv, loss.png
+  double vae_scale = 0, vae_shift = 0;
+  double vae_psnr = 0;         // reconstruction of held-out whole pictures, dB
+  double final_flux_loss = 0;  // mean over the last log window
+  double seconds_vae = 0, seconds_latents = 0, seconds_flux = 0;
+};
+
+// Runs the recipe. `log` receives one line per log window and phase change (also written to loss.csv).
+TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void(const std::string&)>& log);
+
+}  // namespace dype::train
