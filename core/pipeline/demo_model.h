@@ -4,7 +4,9 @@
 // without downloads.
 //   "demo"         trained by this project on procedural captioned shapes (core/shapes, core/train) at 256 px:
 //                  pictures form in the preview, and DyPE's effect above 256 px can be measured
-//                  (bench/dype_effect). Its weights are resources/demo/trained/demo.safetensors, compiled in.
+//                  (bench_dype_effect). Its weights are resources/demo/trained/demo.safetensors, compiled in when
+//                  that file exists (not yet: the first trained model does not follow its captions, bench/NOTES.md),
+//                  or a `dype train-demo` file given as ModelPaths::demo_weights.
 //   "demo-random"  deterministic random weights (fixed seed): coloured noise by design, the cheapest full
 //                  pipeline, for tests and benchmarks that need its exact shape.
 #include <ATen/ATen.h>
