@@ -153,16 +153,19 @@ void release_text_encoders(PipelineComponents& c) {
   c.t5 = nullptr;
 }
 
+int flux_t5_length(bool schnell) { return schnell ? 256 : 512; }
+int flux_default_steps(bool schnell) { return schnell ? 4 : 28; }
+
 int t5_length_of(const PipelineComponents& c) {
   if (c.t5_length > 0) return c.t5_length;
-  return c.transformer && !c.transformer->config().guidance_embed ? 256 : 512;
+  return flux_t5_length(c.transformer && !c.transformer->config().guidance_embed);
 }
 
 int base_resolution_of(const PipelineComponents& c) { return c.base_resolution > 0 ? c.base_resolution : 1024; }
 
 int default_steps_of(const PipelineComponents& c) {
   if (c.default_steps > 0) return c.default_steps;
-  return c.transformer && !c.transformer->config().guidance_embed ? 4 : 28;
+  return flux_default_steps(c.transformer && !c.transformer->config().guidance_embed);
 }
 
 PipelineComponents load_components(const ModelPaths& paths, const LoadOptions& options, StepObserver* observer) {

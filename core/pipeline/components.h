@@ -45,6 +45,8 @@ struct PipelineComponents {
 // The model's own conventions where it states them (PipelineComponents::t5_length...), else FLUX.1's: T5 length
 // 256 for schnell and 512 for dev, trained at 1024 px, 4 steps for schnell and 28 for dev.
 int t5_length_of(const PipelineComponents& c);
+int flux_t5_length(bool schnell);  // FLUX.1's rule, for models that state none (also the file-header footprint)
+int flux_default_steps(bool schnell);
 int base_resolution_of(const PipelineComponents& c);
 int default_steps_of(const PipelineComponents& c);
 

@@ -97,8 +97,8 @@ ModelFootprint model_footprint(const ModelPaths& paths, const LoadOptions& optio
   fp.transformer.path = files.transformer;
   fp.config = info.config;
   fp.schnell = !info.config.guidance_embed;
-  fp.t5_length = fp.schnell ? 256 : 512;  // FLUX.1's files state neither: BFL's conventions
-  fp.default_steps = fp.schnell ? 4 : 28;
+  fp.t5_length = flux_t5_length(fp.schnell);  // FLUX.1's files state neither: BFL's conventions
+  fp.default_steps = flux_default_steps(fp.schnell);
 
   const auto t5 =
       text::detail::open_text_checkpoint(files.t5, "encoder.block.0.layer.0.SelfAttention.q.weight", "a T5 encoder");
