@@ -1,8 +1,9 @@
 // bench-deps: pipeline shapes image
-// bench_dype_effect: what DyPE does for the trained demo model (issue 12). The demo was trained at 256 px only;
-// here it generates fixed captions at 1×, 2× and 4× that size per side with each RoPE method, and the shapes scorer
-// (core/shapes/score.h) checks every picture against its caption. Prints a table (markdown) and writes a contact
-// sheet: one seed and caption, a row per size, a column per method (cells scaled to 256 px).
+// bench_dype_effect: what DyPE does for the trained demo model (issue 12). The demo was trained at its base
+// resolution only (128 px); here it generates fixed captions (shapes::reference_captions) at 1×, 2× and 4× that
+// size per side with each RoPE method, and the shapes scorer (core/shapes/score.h) checks every picture against its
+// caption. Prints a table (markdown) and writes a contact sheet: one seed and caption, a row per size, a column per
+// method (cells scaled to 256 px).
 //
 //   bench_dype_effect [--seeds 32] [--captions 8] [--scales 1,2,4] [--methods all|name,name...] [--steps N]
 //                     [--sheet FILE.png] [--sheet-seed 0] [--sheet-caption 0] [--csv FILE] [--threads 2]
@@ -36,17 +37,7 @@ using namespace dype;
 
 namespace {
 
-// Fixed captions: every shape, colour, place and background kind, all distinguishable for the scorer.
-const std::vector<std::string> kCaptions = {
-    "a red star on a blue background, top left",
-    "a yellow circle on a black background, center",
-    "a white square on a green background with black stripes, right",
-    "a green triangle on a purple to black gradient, bottom",
-    "a orange ring on a blue background, bottom right",
-    "a blue cross on a yellow background with white dots, top",
-    "a black circle on a white background, left",
-    "a purple square on a yellow to white gradient, top right",
-};
+const std::vector<std::string>& kCaptions = shapes::reference_captions();
 
 struct Method {
   std::string name;

@@ -12,5 +12,5 @@ fi
 echo "No display found (DISPLAY/WAYLAND_DISPLAY unset): running the command-line demo instead."
 echo "Command line help: $build/app/dype --help"
 out="${DYPE_DEMO_OUTPUT:-$root/dype-demo.png}"
-exec "$build/app/dype" generate --model demo --prompt "a lighthouse on a cliff at dusk" \
-  --width 1024 --height 1024 --steps 4 --output "$out"
+exec "$build/app/dype" generate --model demo --prompt "a red star on a blue background, top left" \
+  --width 512 --height 512 --output "$out"

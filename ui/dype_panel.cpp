@@ -162,7 +162,7 @@ DypePanel::DypePanel(QWidget* parent)
   m_lambdaS = makeLambda(QStringLiteral("lambdaS"));
   m_lambdaT = makeLambda(QStringLiteral("lambdaT"));
   m_baseResolution->setObjectName(QStringLiteral("baseResolutionSpin"));
-  m_baseResolution->setRange(256, 4096);
+  m_baseResolution->setRange(64, 4096);  // 64: small trained models (the demo is 128 px)
   m_baseResolution->setSingleStep(64);
   m_baseResolution->setSuffix(QStringLiteral(" px"));
   m_baseResolution->setValue(1024);

@@ -192,8 +192,9 @@ void GenerationWorker::estimate(const GenerationJob& job) {
 void GenerationWorker::releaseModel() { m_pipeline.reset(); }
 
 dype::LoadOptions GenerationWorker::withSpeed(dype::LoadOptions options) {
-  const at::Device device = dype::parse_device(options.device);
-  const dype::Throughput speed = dype::cached_throughput(device, dype::parse_compute_dtype(options.dtype, device));
+  const at::Device device = dype::parse_device(options.target.device);
+  const dype::Throughput speed =
+      dype::cached_throughput(device, dype::parse_compute_dtype(options.target.dtype, device));
   options.flops_per_second = speed.flops_per_second;
   options.convert_elements_per_second = speed.convert_elements_per_second;
   return options;
@@ -218,7 +219,7 @@ dype::MemoryEstimate GenerationWorker::planFor(const GenerationJob& job) {
     m_footprintPaths = job.paths;
     m_footprintOptions = job.options;
   }
-  const at::Device device = dype::parse_device(options.device);
+  const at::Device device = dype::parse_device(options.target.device);
   return dype::plan_generation(*m_footprint, job.request, options, dype::available_memory_bytes(device),
                                dype::Throughput{options.flops_per_second, options.convert_elements_per_second});
 }

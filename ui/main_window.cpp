@@ -237,7 +237,7 @@ void MainWindow::loadSettings() {
   restoreRequest(last);
   m_dype->setPreset(parseDypePreset(m_settings.dypePreset()));  // after the request: Auto/… rewrite its values
   m_flux->setRandomSeed(m_settings.randomSeed());
-  followModelDefaults();  // a first start on the demo: its 256 px base and 20 steps instead of FLUX.1's
+  followModelDefaults();  // a first start on the demo: its base resolution, step count and size instead of FLUX.1's
   const QByteArray geometry = m_settings.windowGeometry();
   if (!geometry.isEmpty()) restoreGeometry(geometry);
   const QByteArray state = m_settings.windowState();
@@ -269,9 +269,6 @@ dype::GenerationRequest MainWindow::currentRequest() const {
   m_dype->apply(r);
   m_lora->apply(r);
   m_img2img->apply(r);
-  const ModelChoice model = m_model->choice();
-  r.device = model.device.toStdString();
-  r.dtype = model.dtype.toStdString();
   r.bit_depth = 16;  // keep the 16-bit pixels too, so that Save can offer 8- and 16-bit PNG after the run
   return r;
 }
@@ -286,8 +283,10 @@ void MainWindow::followModelDefaults() {
   if (next == m_modelDefaults) return;
   // Values the user changed away from the previous model's defaults stay as they are.
   dype::GenerationRequest r;
+  m_resolution->apply(r);
   m_flux->apply(r);
   m_dype->apply(r);
+  if (r.width == m_modelDefaults.size && r.height == m_modelDefaults.size) m_resolution->setSize(next.size, next.size);
   if (r.dype.base_resolution == m_modelDefaults.baseResolution) {
     dype::DypeConfig c = m_dype->config();
     c.base_resolution = next.baseResolution;

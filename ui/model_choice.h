@@ -34,11 +34,15 @@ struct ModelChoice {
 };
 
 // What a model is sampled with by default, known from the choice before loading: the trained demo was trained at
-// 256 px and samples in 20 steps; FLUX.1 (and the random demo, dev-shaped) at 1024 px in 28 steps.
+// dype::kTrainedDemoBase px and samples in 20 steps at 4× that per side; FLUX.1 (and the random demo, dev-shaped)
+// at 1024 px in 28 steps.
 struct ModelDefaults {
   int baseResolution = 1024;
   int steps = 28;
-  bool operator==(const ModelDefaults& o) const { return baseResolution == o.baseResolution && steps == o.steps; }
+  int size = 1024;  // square output side a first picture gets
+  bool operator==(const ModelDefaults& o) const {
+    return baseResolution == o.baseResolution && steps == o.steps && size == o.size;
+  }
   bool operator!=(const ModelDefaults& o) const { return !(*this == o); }
 };
 ModelDefaults defaultsOf(const ModelChoice& choice);

@@ -208,14 +208,15 @@ void ModelPanel::showCurrentPage() {
         tr("A tiny FLUX-shaped model with random weights, built in memory: it runs the whole pipeline in "
            "seconds but draws coloured noise. For testing the app; the trained demo draws pictures."));
   } else {
-    m_demoLabel->setText(
-        tr("demo — tiny model trained on procedural shapes, 256 px base. Try "
-           "\u201ca red star on a blue background, top left\u201d."));
+    m_demoLabel->setText(tr("demo — tiny model trained on procedural shapes, %1 px base. Try "
+                            "\u201ca red star on a blue background, top left\u201d.")
+                             .arg(dype::kTrainedDemoBase));
     m_demoLabel->setToolTip(
         tr("Trained by this project on its own captioned shape pictures (README: \u201cThe demo model\u201d): "
            "one object of a named colour and shape at a named place, on a plain, striped, dotted or gradient "
-           "background. Above 256 px, DyPE keeps it from falling apart. Choose real FLUX.1 weights for "
-           "everything else."));
+           "background. Above %1 px it extrapolates, where the DyPE methods differ. Choose real FLUX.1 weights for "
+           "everything else.")
+            .arg(dype::kTrainedDemoBase));
   }
   switch (source) {
     case ModelChoice::Source::Demo:

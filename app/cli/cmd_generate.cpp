@@ -84,8 +84,8 @@ const char* kHelp =
     "  --save-latent F      also write the final latent [1,16,H/8,W/8] float32 as tensor `latent` (safetensors)\n"
     "  --preview-every N --preview-dir DIR   write a cheap latent preview PNG every N steps into DIR\n"
     "  --help               this text\n\n"
-    "example: dype generate --model demo --prompt \"a lighthouse at dusk\" --width 1024 --height 1024 --output "
-    "out.png\n";
+    "example: dype generate --model demo --prompt \"a red star on a blue background, top left\" --width 512 "
+    "--height 512 --output out.png\n";
 
 std::atomic<bool> g_interrupted{false};
 
@@ -353,8 +353,6 @@ int cmd_generate(int argc, char** argv) {
   req.dype.base_resolution = parse_int(a, "base-resolution", req.dype.base_resolution, 16, 1 << 20);
   req.shift = parse_shift_option(a.get_or("shift", "auto"), &req.shift_mu);
   req.noise = sampling::parse_noise_convention(a.get_or("noise", "comfy"));
-  req.device = a.get_or("device", "cpu");
-  req.dtype = a.get_or("dtype", default_compute_dtype(parse_device(req.device)));
   req.bit_depth = parse_int(a, "bit-depth", 8, 8, 16);
   if (req.bit_depth != 8 && req.bit_depth != 16) throw InvalidArgument("--bit-depth must be 8 or 16");
   const std::string preview_dir = a.get_or("preview-dir", "");
@@ -403,8 +401,8 @@ int cmd_generate(int argc, char** argv) {
   paths.tokenizers = a.get_or("tokenizers", "");
   for (const std::string& v : a.get_all("lora")) req.loras.push_back(parse_lora(v));
   LoadOptions opts;
-  opts.device = req.device;
-  opts.dtype = req.dtype;
+  opts.target.device = a.get_or("device", "cpu");
+  opts.target.dtype = a.get_or("dtype", default_compute_dtype(parse_device(opts.target.device)));
   opts.text_encoders = parse_text_encoder_policy(a.get_or("text-encoders", "auto"));
   if (a.has("max-memory") && a.has("max-vram")) throw InvalidArgument("give --max-memory or --max-vram, not both");
   const std::string budget_option = a.has("max-vram") ? "max-vram" : "max-memory";
@@ -414,8 +412,8 @@ int cmd_generate(int argc, char** argv) {
     opts.max_memory_bytes = static_cast<std::uint64_t>(gib * 1024 * 1024 * 1024);
   }
   validate_size(req.width, req.height, opts.max_pixels);
-  const at::Device device = parse_device(opts.device);
-  const at::ScalarType dtype = parse_compute_dtype(opts.dtype, device);
+  const at::Device device = parse_device(opts.target.device);
+  const at::ScalarType dtype = parse_compute_dtype(opts.target.dtype, device);
 
   // Ctrl-C sets the cancel flag; a second Ctrl-C falls back to the default action (immediate exit).
   struct sigaction sa {};

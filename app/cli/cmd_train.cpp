@@ -20,26 +20,30 @@ namespace {
 
 const char* kHelp =
     "usage: dype train-demo --output DIR [options]\n\n"
-    "Trains the demo model from nothing on the procedural captioned shapes (dype shapes): the autoencoder on crops,\n"
-    "then the FLUX transformer by rectified flow at the base resolution. Writes DIR/demo.safetensors (load it with\n"
+    "Trains the demo model from nothing on the procedural captioned shapes (dype shapes): the autoencoder on whole\n"
+    "pictures, then the FLUX transformer and the text encoders by rectified flow at the base resolution. Writes "
+    "DIR/demo.safetensors (load it with\n"
     "--model demo --demo-weights FILE, or copy it to resources/demo/trained/ and rebuild to make it the default)\n"
     "and DIR/loss.csv, DIR/loss.png. Deterministic for a seed and thread counts.\n"
     "       dype train-demo --plot DIR/loss.csv      draws DIR/loss.png from a loss log again\n\n"
     "  --seed N            data and initialisation seed (default 1)\n"
-    "  --resolution PX     base resolution of the pictures (default 256)\n"
+    "  --resolution PX     base resolution of the pictures (default 128)\n"
     "  --vae-steps N       autoencoder steps (default 3000), --vae-lr X (5e-4), --vae-batch N (pictures per step at\n"
     "                      the first size, 2), --vae-sizes A,B (whole-picture sizes cycled through, 128,256)\n"
-    "  --pictures N        cached training pictures for the transformer (default 8192)\n"
-    "  --steps N           transformer steps (default 9000), --batch N (8), --lr X (5e-4), --ema X (0.999)\n"
+    "  --pictures N        cached training pictures for the transformer (default 16384)\n"
+    "  --steps N           transformer steps (default 30000), --batch N (8), --lr X (5e-4), --ema X (0.999)\n"
     "  --uniform-t X       share of t drawn uniformly, the rest logit-normal (default 0.5)\n"
-    "  --continue FILE     keep FILE's autoencoder and train its transformer further (latents are re-encoded)\n"
+    "  --continue FILE     keep FILE's autoencoder, train its text encoders and transformer further\n"
+    "  --vae-from FILE     keep FILE's autoencoder, train text encoders and transformer from scratch\n"
+    "  --frozen-text       keep the text encoders at their random initialisation (the first recipe)\n"
+    "  --check-every N     caption check every N transformer steps (default 2000; 0: at the end only)\n"
     "  --vae-threads N     threads for the autoencoder phase (default 2); --threads N for the transformer (1)\n"
-    "  --log-every N       loss window (default 100)\n";
+    "  --log-every N       loss window (default 500)\n";
 
 }  // namespace
 
 int cmd_train_demo(int argc, char** argv) {
-  const Args a(argc, argv, 2, {"help"});
+  const Args a(argc, argv, 2, {"help", "frozen-text"});
   if (a.has("help")) {
     std::cout << kHelp;
     return 0;
@@ -53,8 +57,9 @@ int cmd_train_demo(int argc, char** argv) {
     std::printf("wrote %s\n", png.c_str());
     return 0;
   }
-  a.allow_only({"output", "seed", "resolution", "vae-steps", "vae-batch", "vae-sizes", "vae-lr", "pictures", "steps",
-                "batch", "lr", "ema", "uniform-t", "continue", "vae-threads", "threads", "log-every", "help"});
+  a.allow_only({"output",   "seed",        "resolution",  "vae-steps",   "vae-batch", "vae-sizes", "vae-lr",
+                "pictures", "steps",       "batch",       "lr",          "ema",       "uniform-t", "continue",
+                "vae-from", "frozen-text", "check-every", "vae-threads", "threads",   "log-every", "help"});
   train::DemoTrainingOptions o;
   o.output_dir = a.get_or("output", "");
   const long long seed = a.get_int("seed", 1);
@@ -88,6 +93,9 @@ int cmd_train_demo(int argc, char** argv) {
   o.ema_decay = a.get_double("ema", o.ema_decay);
   o.uniform_t_share = a.get_double("uniform-t", o.uniform_t_share);
   o.continue_from = a.get_or("continue", "");
+  o.vae_from = a.get_or("vae-from", "");
+  o.train_text = !a.has("frozen-text");
+  o.check_every = i("check-every", o.check_every);
   o.vae_threads = i("vae-threads", o.vae_threads);
   o.flux_threads = i("threads", o.flux_threads);
   o.log_every = i("log-every", o.log_every);

@@ -45,6 +45,15 @@ at::Device parse_device(const std::string& device) {
 
 std::string default_compute_dtype(const at::Device& device) { return device.is_cpu() ? "float32" : "bfloat16"; }
 
+std::string compute_dtype_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "float32";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    default: return c10::toString(dtype);
+  }
+}
+
 at::ScalarType parse_compute_dtype(const std::string& dtype, const at::Device& device) {
   at::ScalarType t;
   if (dtype == "float32")
@@ -170,8 +179,8 @@ int default_steps_of(const PipelineComponents& c) {
 
 PipelineComponents load_components(const ModelPaths& paths, const LoadOptions& options, StepObserver* observer) {
   PipelineComponents c;
-  c.device = parse_device(options.device);
-  c.dtype = parse_compute_dtype(options.dtype, c.device);
+  c.device = parse_device(options.target.device);
+  c.dtype = parse_compute_dtype(options.target.dtype, c.device);
   c.text_device = options.text_encoders_on_cpu ? at::Device(at::kCPU) : c.device;
   if (observer) observer->on_stage("loading");
   if (paths.model == kDemoModel)

@@ -58,6 +58,8 @@ at::ScalarType parse_compute_dtype(const std::string& dtype, const at::Device& d
 // The compute dtype a device gets when none is asked for: float32 on the CPU (bf16 matmuls are slow there and
 // half precision is refused), bfloat16 on a GPU (FLUX's own precision; float32 would need 47.6 GB of weights).
 std::string default_compute_dtype(const at::Device& device);
+// The name parse_compute_dtype reads for a dtype ("float32", "bfloat16", "float16").
+std::string compute_dtype_name(at::ScalarType dtype);
 
 // The files of a model set: found from what the user gave (see above). Throws ModelError listing every part
 // that is missing, each with the option that supplies it; IoError for an explicit path that does not exist.

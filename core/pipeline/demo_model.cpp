@@ -179,13 +179,16 @@ double metadata_number(const io::TensorStore& store, const std::string& key) {
 
 }  // namespace
 
+std::string trained_demo_label(int base_resolution) {
+  return "demo — tiny model trained on procedural shapes, " + std::to_string(base_resolution) + " px base";
+}
+
 PipelineComponents load_trained_demo_components(at::Device device, at::ScalarType dtype, at::Device text_device,
                                                 const std::string& weights) {
   PipelineComponents c;
   c.device = device;
   c.dtype = dtype;
   c.demo = true;
-  c.label = kDemoLabel;
   c.default_steps = kTrainedDemoSteps;
   // The tokenizers come from the binary; the encoders' weights from the file (the same random initialisation the
   // trainer froze, stored so that the model does not depend on this build's random generator).
@@ -212,6 +215,7 @@ PipelineComponents load_trained_demo_components(at::Device device, at::ScalarTyp
     if (c.t5_length < 1 || c.t5_length > 512 || c.base_resolution < 16 || c.base_resolution % 16 != 0)
       throw ModelError(store->label() + ": metadata t5_length " + std::to_string(c.t5_length) + " / base_resolution " +
                        std::to_string(c.base_resolution) + " out of range (1…512 / a multiple of 16)");
+    c.label = trained_demo_label(c.base_resolution);
     const at::ScalarType text_dtype = text_device.is_cpu() ? at::kFloat : dtype;
     {
       io::CheckpointWeights w(store, "transformer", dtype, device, kDemoTransformerPrefix);

@@ -2,11 +2,10 @@
 // The built-in demo models: tiny FLUX-shaped model sets with tiny tokenizers compiled into the binary, so that the
 // whole path — prompt → tokens → text encoders → DyPE sampling → tiled decode → export — runs on any machine
 // without downloads.
-//   "demo"         trained by this project on procedural captioned shapes (core/shapes, core/train) at 256 px:
-//                  pictures form in the preview, and DyPE's effect above 256 px can be measured
-//                  (bench_dype_effect). Its weights are resources/demo/trained/demo.safetensors, compiled in when
-//                  that file exists (not yet: the first trained model does not follow its captions, bench/NOTES.md),
-//                  or a `dype train-demo` file given as ModelPaths::demo_weights.
+//   "demo"         trained by this project on procedural captioned shapes (core/shapes, core/train) at 128 px:
+//                  pictures form in the preview, and DyPE's effect above 128 px can be measured
+//                  (bench_dype_effect). Its weights are resources/demo/trained/demo.safetensors (model card beside
+//                  it), compiled in, or a `dype train-demo` file given as ModelPaths::demo_weights.
 //   "demo-random"  deterministic random weights (fixed seed): coloured noise by design, the cheapest full
 //                  pipeline, for tests and benchmarks that need its exact shape.
 #include <ATen/ATen.h>
@@ -24,15 +23,18 @@ namespace dype {
 
 inline constexpr const char* kDemoModel = "demo";
 inline constexpr const char* kDemoRandomModel = "demo-random";
-inline constexpr const char* kDemoLabel = "demo — tiny model trained on procedural shapes, 256 px base";
 inline constexpr const char* kDemoRandomLabel = "demo (random weights)";
 inline constexpr std::uint64_t kDemoSeed = 0x44795045;  // "DyPE"
 
-// The trained demo's base (training) resolution, and its T5 length: captions of the shapes grammar are at most
+// The built-in trained demo's base (training) resolution — what the GUI proposes before the model is loaded; a
+// loaded model takes it from its weights' metadata — and its T5 length: captions of the shapes grammar are at most
 // ~20 tokens, so 32 positions instead of FLUX's 256/512 keep padding from dominating training and sampling.
-inline constexpr int kTrainedDemoBase = 256;
+inline constexpr int kTrainedDemoBase = 128;
 inline constexpr int kTrainedDemoT5Length = 32;
 inline constexpr int kTrainedDemoSteps = 20;  // default sampling steps
+
+// "demo — tiny model trained on procedural shapes, 128 px base": the trained demo's label, with its base resolution.
+std::string trained_demo_label(int base_resolution);
 
 // Whether `model` (ModelPaths::model) names a built-in demo.
 bool is_demo_model(const std::string& model);

@@ -81,6 +81,7 @@ class FluxPipelineImpl : public FluxPipeline {
     res.request = r;
     res.request.loras = std::move(applied_loras);  // with the SHA-256 of each file as applied
     res.model_label = c_.label;
+    res.target = {c_.device.str(), compute_dtype_name(c_.dtype)};
     auto finish_cancelled = [&res]() -> GenerationResult {
       res.cancelled = true;
       res.peak_rss_bytes = peak_rss_bytes();
@@ -344,17 +345,11 @@ class FluxPipelineImpl : public FluxPipeline {
     return image::tensor_to_rgb(vae::tiled_decode(ae, z, tile_options(r)));
   }
 
-  // The request contract (GenerationRequest::validate, under this pipeline's pixel limit) and what only a loaded
-  // pipeline knows: the device and dtype it was loaded for.
+  // The request contract (GenerationRequest::validate) under this pipeline's pixel limit.
   void check_request(const GenerationRequest& r) const {
     RequestLimits limits;
     limits.max_pixels = options_.max_pixels;
     require_valid(r, limits);  // every problem in one message
-    const at::Device dev = parse_device(r.device);
-    if (dev != c_.device || parse_compute_dtype(r.dtype, dev) != c_.dtype)
-      throw InvalidArgument("the request asks for " + r.device + "/" + r.dtype + " but the model was loaded for " +
-                            c_.device.str() + "/" + std::string(c10::toString(c_.dtype)) +
-                            "; load the model again for that device and dtype");
   }
 
   static constexpr std::size_t kPromptCacheSize = 8;  // a dev prompt is 8 MiB of T5 output

@@ -30,8 +30,6 @@ nlohmann::json GenerationRequest::to_json() const {
       {"base_shift", base_shift},
       {"max_shift", max_shift},
       {"noise", sampling::noise_convention_name(noise)},
-      {"device", device},
-      {"dtype", dtype},
       {"preview_every", preview_every},
       {"preview_vae", preview_vae},
       {"vae_tile", vae_tile},
@@ -191,8 +189,8 @@ GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
   read(j, "shift_mu", &r.shift_mu, "");
   read(j, "base_shift", &r.base_shift, "");
   read(j, "max_shift", &r.max_shift, "");
-  read(j, "device", &r.device, "");
-  read(j, "dtype", &r.dtype, "");
+  // "device" / "dtype" (requests written before 12-2026 named them) are not part of a request any more: a model is
+  // loaded for a device and dtype (LoadOptions::target); the picture records them beside its request.
   read(j, "preview_every", &r.preview_every, "");
   read(j, "preview_vae", &r.preview_vae, "");
   read(j, "vae_tile", &r.vae_tile, "");

@@ -10,8 +10,9 @@
 
 #include "core/dype/rope_frequencies.h"
 #include "core/image/rgb_image.h"
-#include "core/sampling/noise.h"     // sampling::NoiseConvention
-#include "core/sampling/schedule.h"  // ShiftPolicy
+#include "core/pipeline/pipeline_types.h"  // ComputeTarget
+#include "core/sampling/noise.h"           // sampling::NoiseConvention
+#include "core/sampling/schedule.h"        // ShiftPolicy
 
 namespace dype {
 
@@ -61,15 +62,13 @@ struct GenerationRequest {
   double base_shift = 0.5;  // the time-shift line through (256, base_shift) and (4096, max_shift)
   double max_shift = 1.15;
   sampling::NoiseConvention noise = sampling::NoiseConvention::Comfy;
-  std::string device = "cpu";     // "cpu", "cuda", "cuda:1"
-  std::string dtype = "float32";  // compute dtype: float32 | bfloat16 | float16
-  int preview_every = 1;          // 0 = no previews
-  bool preview_vae = false;       // full VAE decode for previews instead of the linear projection
-  int vae_tile = 128;             // latent pixels per tile side (0 = decode untiled); 128 = 1024 px, so
-                                  // images up to 1024² decode in one piece (exactly), larger ones in tiles
-  int vae_tile_overlap = 16;      // latent pixels
-  int bit_depth = 8;              // 8 | 16: 16 also fills GenerationResult::image.rgb16 (for 16-bit export)
-  std::vector<LoraRef> loras;     // in order; strength 0 keeps a LoRA listed without computing it
+  int preview_every = 1;       // 0 = no previews
+  bool preview_vae = false;    // full VAE decode for previews instead of the linear projection
+  int vae_tile = 128;          // latent pixels per tile side (0 = decode untiled); 128 = 1024 px, so
+                               // images up to 1024² decode in one piece (exactly), larger ones in tiles
+  int vae_tile_overlap = 16;   // latent pixels
+  int bit_depth = 8;           // 8 | 16: 16 also fills GenerationResult::image.rgb16 (for 16-bit export)
+  std::vector<LoraRef> loras;  // in order; strength 0 keeps a LoRA listed without computing it
   // Image-to-image (diffusers FluxImg2ImgPipeline convention, core/sampling/img2img.h): start from this picture
   // (PNG or JPEG) brought to width × height by `init_fit`, instead of pure noise. Empty: text-to-image.
   std::string init_image;
@@ -147,6 +146,7 @@ struct GenerationResult {
   RgbImage image;
   at::Tensor latent;           // [1, 16, H/8, W/8] float32 on CPU (VAE space before scale/shift undo)
   std::string model_label;     // e.g. "FLUX.1-dev (diffusers)" or "demo (random weights)"
+  ComputeTarget target;        // the device and dtype it was computed with (resolved: "cpu" / "float32")
   double mu = 0;               // time shift actually used (meaningful when `shifted`)
   bool shifted = false;        // false: the schedule was not time-shifted (policy none, or auto for schnell)
   std::vector<double> sigmas;  // the sigmas the last pass visited (steps + 1 values from pure noise)

@@ -83,8 +83,8 @@ ModelFootprint model_footprint(const ModelPaths& paths, const LoadOptions& optio
     PipelineComponents c = load_components(paths, options, nullptr);
     return model_footprint(c);
   }
-  const at::Device device = parse_device(options.device);
-  const std::size_t compute = at::elementSize(parse_compute_dtype(options.dtype, device));
+  const at::Device device = parse_device(options.target.device);
+  const std::size_t compute = at::elementSize(parse_compute_dtype(options.target.dtype, device));
   const std::size_t text_compute = options.text_encoders_on_cpu || device.is_cpu() ? 4 : compute;
   const ModelFiles files = locate_model_files(paths);
   ModelFootprint fp;
@@ -174,8 +174,8 @@ double transformer_flops_per_step(const flux::FluxConfig& c, int width, int heig
 MemoryEstimate plan_generation(const ModelFootprint& fp, const GenerationRequest& r, const LoadOptions& options,
                                std::uint64_t available_bytes, const Throughput& speed, bool weights_loaded) {
   validate_size(r.width, r.height, options.max_pixels);
-  const at::Device device = parse_device(options.device);
-  const at::ScalarType dtype = parse_compute_dtype(options.dtype, device);
+  const at::Device device = parse_device(options.target.device);
+  const at::ScalarType dtype = parse_compute_dtype(options.target.dtype, device);
   const std::int64_t txt_tokens = fp.t5_length;
   const std::vector<PassPlan> passes = plan_passes(r);
 

@@ -1,7 +1,8 @@
 #pragma once
-// The value types around a FluxPipeline: where the weights are (ModelPaths), how to load them (LoadOptions,
-// TextEncoderPolicy) and what a request will cost (MemoryEstimate). Apart from flux_pipeline.h so that the memory
-// plan, the model footprint and the front ends can name them without the pipeline class.
+// The value types around a FluxPipeline: where the weights are (ModelPaths), where they compute (ComputeTarget), how
+// to load them (LoadOptions, TextEncoderPolicy) and what a request will cost (MemoryEstimate). Apart from
+// flux_pipeline.h so that the memory plan, the model footprint and the front ends can name them without the pipeline
+// class.
 #include <cstdint>
 #include <string>
 
@@ -11,12 +12,12 @@ namespace dype {
 // .safetensors file, "demo" (built-in model trained on procedural shapes) or "demo-random" (random weights). For
 // single files the other components are given explicitly or discovered beside the transformer file.
 struct ModelPaths {
-  std::string model = "demo-random";  // until trained demo weights are committed (README, "The demo model")
-  std::string demo_weights;           // "demo" only: a `dype train-demo` weights file instead of the built-in copy
-  std::string vae;                    // ae.safetensors
-  std::string clip;                   // clip_l.safetensors
-  std::string t5;                     // t5xxl_*.safetensors
-  std::string tokenizers;  // folder holding tokenizer/ (vocab.json, merges.txt) and tokenizer_2/ (spiece.model)
+  std::string model = "demo";  // the built-in trained demo (resources/demo/trained; README "The demo model")
+  std::string demo_weights;    // "demo" only: a `dype train-demo` weights file instead of the built-in copy
+  std::string vae;             // ae.safetensors
+  std::string clip;            // clip_l.safetensors
+  std::string t5;              // t5xxl_*.safetensors
+  std::string tokenizers;      // folder holding tokenizer/ (vocab.json, merges.txt) and tokenizer_2/ (spiece.model)
 };
 
 // What happens to the text encoders after a prompt is encoded. Auto: they stay loaded only when everything fits
@@ -26,9 +27,19 @@ enum class TextEncoderPolicy { Auto, Release, Keep };
 const char* text_encoder_policy_name(TextEncoderPolicy p);          // "auto", "release", "keep"
 TextEncoderPolicy parse_text_encoder_policy(const std::string& s);  // InvalidArgument listing the valid names
 
+// Where a model computes, as the user names it: the device of the transformer and VAE ("cpu", "cuda", "cuda:1")
+// and the transformer's compute dtype ("float32" | "bfloat16" | "float16"). Chosen once, when the model is loaded
+// (LoadOptions::target): a request does not name it, and a result records the one it was computed with
+// (GenerationResult::target). parse_device / parse_compute_dtype (components.h) check and resolve it.
+struct ComputeTarget {
+  std::string device = "cpu";
+  std::string dtype = "float32";
+  bool operator==(const ComputeTarget& o) const { return device == o.device && dtype == o.dtype; }
+  bool operator!=(const ComputeTarget& o) const { return !(*this == o); }
+};
+
 struct LoadOptions {
-  std::string device = "cpu";        // where the transformer and VAE run
-  std::string dtype = "float32";     // compute dtype of the transformer
+  ComputeTarget target;
   bool text_encoders_on_cpu = true;  // encode on CPU, keep the GPU for the transformer
   TextEncoderPolicy text_encoders = TextEncoderPolicy::Auto;
   std::uint64_t max_pixels = 4096ull * 4096ull;  // largest width × height generate() accepts (RequestLimits)

@@ -36,8 +36,11 @@ std::string dype_entry(const DypeConfig& d) {
 
 }  // namespace
 
-std::string a1111_parameters(const GenerationRequest& r, const std::string& model_label, bool shifted, double mu,
-                             const std::string& version) {
+std::string a1111_parameters(const GenerationResult& result, const std::string& version) {
+  const GenerationRequest& r = result.request;
+  const std::string& model_label = result.model_label;
+  const bool shifted = result.shifted;
+  const double mu = result.mu;
   std::ostringstream os;
   os << r.prompt << "\n";
   os << "Steps: " << r.steps
@@ -69,7 +72,7 @@ std::string a1111_parameters(const GenerationRequest& r, const std::string& mode
        << (r.refine.base_width ? std::to_string(r.refine.base_width) + "x" + std::to_string(r.refine.base_height)
                                : std::string("auto"));
   }
-  os << ", Noise: " << sampling::noise_convention_name(r.noise) << ", Dtype: " << r.dtype
+  os << ", Noise: " << sampling::noise_convention_name(r.noise) << ", Dtype: " << result.target.dtype
      << ", Version: " << quote_if_needed("DyPE Studio " + version);
   return os.str();
 }
@@ -80,6 +83,7 @@ std::vector<image::PngText> png_metadata(const GenerationResult& result, const s
       {"version", version},
       {"model", result.model_label},
       {"request", result.request.to_json()},
+      {"compute", {{"device", result.target.device}, {"dtype", result.target.dtype}}},
       {"shifted", result.shifted},
       {"sigmas", result.sigmas},
       {"timings_s",
@@ -108,7 +112,7 @@ std::vector<image::PngText> png_metadata(const GenerationResult& result, const s
     j["passes"] = passes;
   }
   return {
-      {"parameters", a1111_parameters(result.request, result.model_label, result.shifted, result.mu, version)},
+      {"parameters", a1111_parameters(result, version)},
       {kPngJsonKey, j.dump()},
       {"Software", "DyPE Studio " + version},
   };

@@ -239,4 +239,18 @@ std::array<double, 2> place_centre(Place p) {
   return {(2 * (i % 3) + 1) / 6.0, (2 * (i / 3) + 1) / 6.0};
 }
 
+const std::vector<std::string>& reference_captions() {
+  static const std::vector<std::string> captions = {
+      "a red star on a blue background, top left",
+      "a yellow circle on a black background, center",
+      "a white square on a green background with black stripes, right",
+      "a green triangle on a purple to black gradient, bottom",
+      "a orange ring on a blue background, bottom right",
+      "a blue cross on a yellow background with white dots, top",
+      "a black circle on a white background, left",
+      "a purple square on a yellow to white gradient, top right",
+  };
+  return captions;
+}
+
 }  // namespace dype::shapes

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dype::shapes {
 
@@ -82,6 +83,10 @@ bool is_distinguishable(const Scene& s);
 // Scene number `index` of the data set drawn with `seed`: deterministic on every machine (own generator, no
 // std::distribution), each field uniform over its legal choices.
 Scene random_scene(std::uint64_t seed, std::uint64_t index);
+
+// Eight fixed captions that between them use every shape, colour, place and background kind, each distinguishable
+// for the scorer: the demo model's measurement set (bench_dype_effect, and the built-in model's test).
+const std::vector<std::string>& reference_captions();
 
 // Where a place's third is centred, as fractions of width and height ({1/6, 1/2, 5/6} per axis).
 std::array<double, 2> place_centre(Place p);

@@ -43,11 +43,15 @@ void DemoTrainingOptions::validate() const {
   need(vae_threads >= 1 && flux_threads >= 1, "thread counts must be ≥ 1");
   need(log_every >= 1, "--log-every must be ≥ 1");
   need(uniform_t_share >= 0 && uniform_t_share <= 1, "--uniform-t must be in [0, 1]");
+  need(continue_from.empty() || vae_from.empty(), "--continue and --vae-from cannot be combined");
+  need(check_every >= 0, "--check-every must be ≥ 0");
 }
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr int kClipLength = 77;  // FLUX pads every CLIP prompt to 77 tokens (flux_pipeline.cpp)
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -168,20 +172,33 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   const std::uint64_t vae_data_seed = o.seed * 1000 + 1, flux_data_seed = o.seed * 1000 + 2;
   const std::uint64_t held_out_seed = o.seed * 1000 + 3;
 
-  // Frozen text encoders: the demo's own random ones (same seeds as make_demo_text), recorded for saving.
+  // A weights file to start from: --continue keeps its autoencoder and trains its text encoders and transformer
+  // further; --vae-from keeps only its autoencoder.
+  std::shared_ptr<const io::TensorStore> start;
+  const std::string& start_path = o.continue_from.empty() ? o.vae_from : o.continue_from;
+  if (!start_path.empty()) {
+    start = io::TensorStore::open(start_path);
+    losses.say(o.continue_from.empty()
+                   ? "autoencoder from " + start_path + "; text encoders and transformer trained from scratch"
+                   : "continuing from " + start_path +
+                         ": autoencoder kept, text encoders and transformer trained further");
+  }
+  const bool continuing = !o.continue_from.empty();
+
+  // Text encoders: the demo's tokenizers and architecture, starting from its random initialisation (same seeds as
+  // make_demo_text) or from the file continued; recorded for saving.
   PipelineComponents text;
   make_demo_text(text, at::kFloat, at::kCPU);
-  RecordingWeights clip_w(kDemoSeed + 1, false), t5_w(kDemoSeed + 2, false);
+  RecordingWeights clip_w =
+      continuing ? RecordingWeights(start, kDemoClipPrefix) : RecordingWeights(kDemoSeed + 1, false);
+  RecordingWeights t5_w = continuing ? RecordingWeights(start, kDemoT5Prefix) : RecordingWeights(kDemoSeed + 2, false);
   text.clip = text::ClipTextModel(text.clip->config(), clip_w);
   text.t5 = text::T5Encoder(text.t5->config(), t5_w);
+  clip_w.finish();
+  t5_w.finish();
 
-  // 1. Autoencoder (kept as it is when continuing from a weights file).
+  // 1. Autoencoder (kept as it is when starting from a weights file).
   at::set_num_threads(o.vae_threads);
-  std::shared_ptr<const io::TensorStore> start;
-  if (!o.continue_from.empty()) {
-    start = io::TensorStore::open(o.continue_from);
-    losses.say("continuing from " + o.continue_from + ": autoencoder kept, transformer trained further");
-  }
   RecordingWeights vae_w = start ? RecordingWeights(start, kDemoVaePrefix) : RecordingWeights(kDemoSeed + 14, false);
   vae::AutoEncoderConfig vc = trained_demo_vae_config();
   vae::AutoEncoder ae(vae_w, vc);
@@ -216,13 +233,13 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   }
   for (const auto& [name, t] : vae_w.taken()) t.requires_grad_(false);
 
-  // 2. Latent statistics and the transformer's data: latents (the encoder's means) and caption embeddings.
+  // 2. Latent statistics and the transformer's data: latents (the encoder's means) and caption tokens.
   const auto t1 = Clock::now();
   const int t5_len = kTrainedDemoT5Length;
   const std::int64_t lat = o.resolution / 8;
-  at::Tensor latents = at::empty({o.pictures, vc.z_channels, lat, lat}, at::kFloat);         // [N, 16, S/8, S/8]
-  at::Tensor txts = at::empty({o.pictures, t5_len, text.t5->config().d_model}, at::kFloat);  // [N, L, ctx]
-  at::Tensor ys = at::empty({o.pictures, text.clip->config().hidden_size}, at::kFloat);      // [N, vec]
+  at::Tensor latents = at::empty({o.pictures, vc.z_channels, lat, lat}, at::kFloat);  // [N, 16, S/8, S/8]
+  at::Tensor t5_ids = at::empty({o.pictures, t5_len}, at::kLong);                     // [N, L_txt]
+  at::Tensor clip_ids = at::empty({o.pictures, kClipLength}, at::kLong);              // [N, 77]
   {
     at::NoGradGuard no_grad;
     losses.say("encoding " + std::to_string(o.pictures) + " pictures and captions");
@@ -240,14 +257,15 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       tp = Clock::now();
       for (std::int64_t i = 0; i < n; ++i) {
         const std::string& c = caps[static_cast<std::size_t>(i)];
-        ys[first + i].copy_(text.clip->forward(text.clip_tokenizer->encode_tensor(c, 77)).pooled[0]);
-        txts[first + i].copy_(text.t5->forward(text.t5_tokenizer->encode_tensor(c, t5_len))[0]);
+        clip_ids[first + i].copy_(text.clip_tokenizer->encode_tensor(c, kClipLength)[0]);
+        t5_ids[first + i].copy_(text.t5_tokenizer->encode_tensor(c, t5_len)[0]);
       }
       s_text += seconds_since(tp);
     }
     char times[160];
-    std::snprintf(times, sizeof(times), "encoded: pictures drawn in %.0f s, encoded in %.0f s, captions in %.0f s",
-                  s_render, s_encode, s_text);
+    std::snprintf(times, sizeof(times),
+                  "encoded: pictures drawn in %.0f s, encoded in %.0f s, captions tokenized in %.0f s", s_render,
+                  s_encode, s_text);
     losses.say(times);
     report.vae_shift = latents.mean().item<double>();
     report.vae_scale = 1.0 / latents.std().item<double>();
@@ -268,22 +286,74 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   }
   report.seconds_latents = seconds_since(t1);
 
-  // 3. Transformer: rectified flow on the cached latents.
+  // 3. Transformer (and text encoders): rectified flow on the cached latents.
   at::set_num_threads(o.flux_threads);
-  RecordingWeights flux_w =
-      start ? RecordingWeights(start, kDemoTransformerPrefix) : RecordingWeights(kDemoSeed + 13, /*adaln_zero=*/true);
+  RecordingWeights flux_w = continuing ? RecordingWeights(start, kDemoTransformerPrefix)
+                                       : RecordingWeights(kDemoSeed + 13, /*adaln_zero=*/true);
   flux::Flux model(trained_demo_flux_config(), flux_w);
   flux_w.finish();
   {
-    const auto t0 = Clock::now();
-    const std::vector<at::Tensor> params = flux_w.trainable();
-    std::vector<at::Tensor> ema;
-    for (const auto& p : params) ema.push_back(p.detach().clone());
-    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.flux_lr));
+    std::vector<at::Tensor> params = flux_w.trainable();
+    at::Tensor cached_txt, cached_y;  // frozen text encoders: every caption's embeddings, computed once
+    if (o.train_text) {
+      for (const RecordingWeights* w : {&clip_w, &t5_w})
+        for (const at::Tensor& p : w->trainable()) params.push_back(p);
+    } else {
+      at::NoGradGuard no_grad;
+      cached_txt = text.t5->forward(t5_ids);           // [N, L_txt, ctx]
+      cached_y = text.clip->forward(clip_ids).pooled;  // [N, vec]
+    }
+    // The captions of pictures `idx` as the transformer sees them: txt [B, L_txt, ctx] and y [B, vec].
+    auto encode = [&](const at::Tensor& idx) -> std::pair<at::Tensor, at::Tensor> {
+      if (!o.train_text) return {cached_txt.index_select(0, idx), cached_y.index_select(0, idx)};
+      return {text.t5->forward(t5_ids.index_select(0, idx)), text.clip->forward(clip_ids.index_select(0, idx)).pooled};
+    };
     const at::Tensor img_ids = sampling::image_ids(o.flux_batch, lat, lat);  // [B, L_img, 3]
     const at::Tensor txt_ids = sampling::text_ids(o.flux_batch, t5_len);     // [B, L_txt, 3]
     DypeConfig plain;
     plain.method = DypeMethod::None;
+    auto velocity_loss = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& idx,
+                             const at::Tensor& target) {
+      const auto [txt, y] = encode(idx);
+      const at::Tensor pred =
+          model->forward(xt, img_ids, txt, txt_ids, t, y, at::Tensor(), plain, 1.0);  // [B, L_img, 64]
+      return (pred - target).pow(2).mean();
+    };
+
+    // Does the model use its captions? The loss at a few t on the first pictures, with their own captions and
+    // with the captions rolled by one picture: a model that follows its captions does clearly worse with the
+    // wrong ones (most of all at high t, where the picture is still mostly noise). Its own generator, the same
+    // noise at every check, so that checks during training compare with each other and leave training's draws
+    // alone.
+    auto caption_check = [&](const std::string& when) {
+      at::NoGradGuard no_grad;
+      at::Generator check_gen = at::detail::createCPUGenerator(o.seed * 1000 + 4);
+      const std::int64_t n = std::min<std::int64_t>(o.pictures - o.pictures % o.flux_batch, 64);
+      std::string line = "caption check " + when + " (loss with own / others' captions):";
+      for (double tv : {0.5, 0.9, 0.98}) {
+        double own = 0, rolled = 0;
+        for (std::int64_t first = 0; first + o.flux_batch <= n; first += o.flux_batch) {
+          const at::Tensor idx = at::arange(first, first + o.flux_batch, at::kLong);
+          const at::Tensor x0 = sampling::pack_latent(latents.index_select(0, idx));  // [B, L_img, 64]
+          const at::Tensor noise = at::randn(x0.sizes(), check_gen, at::kFloat);
+          const at::Tensor t = at::full({o.flux_batch}, tv, at::kFloat);
+          const at::Tensor xt = (1 - tv) * x0 + tv * noise;
+          own += velocity_loss(xt, t, idx, noise - x0).item<double>();
+          rolled += velocity_loss(xt, t, (idx + 1) % o.pictures, noise - x0).item<double>();
+        }
+        char buf[96];
+        std::snprintf(buf, sizeof(buf), " t %.2f: %.4f / %.4f;", tv, own / (n / o.flux_batch),
+                      rolled / (n / o.flux_batch));
+        line += buf;
+      }
+      line.pop_back();
+      losses.say(line);
+    };
+
+    const auto t0 = Clock::now();
+    std::vector<at::Tensor> ema;
+    for (const auto& p : params) ema.push_back(p.detach().clone());
+    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.flux_lr));
     for (int step = 0; step < o.flux_steps; ++step) {
       const double lr = learning_rate(o.flux_lr, step, o.flux_steps, 250);
       set_lr(opt, lr);
@@ -299,9 +369,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       const at::Tensor tt = t.view({o.flux_batch, 1, 1});
       const at::Tensor xt = (1 - tt) * x0 + tt * noise;
       opt.zero_grad();
-      const at::Tensor pred = model->forward(xt, img_ids, txts.index_select(0, idx), txt_ids, t,
-                                             ys.index_select(0, idx), at::Tensor(), plain, 1.0);  // [B, L_img, 64]
-      const at::Tensor loss = (pred - (noise - x0)).pow(2).mean();
+      const at::Tensor loss = velocity_loss(xt, t, idx, noise - x0);
       loss.backward();
       torch::nn::utils::clip_grad_norm_(params, 1.0);
       opt.step();
@@ -313,38 +381,14 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       }
       report.final_flux_loss =
           losses.add("transformer", step + 1, loss.item<double>(), lr, seconds_since(t0), o.log_every);
+      if (o.check_every > 0 && (step + 1) % o.check_every == 0 && step + 1 < o.flux_steps)
+        caption_check("at step " + std::to_string(step + 1));
     }
     report.seconds_flux = seconds_since(t0);
     at::NoGradGuard no_grad;
     if (o.flux_steps > 0)
       for (std::size_t i = 0; i < params.size(); ++i) params[i].detach().copy_(ema[i]);
-
-    // Does the model use its captions? The loss at a few t on the first pictures, with their own captions and
-    // with the captions rolled by one picture: a model that follows its captions does clearly worse with the
-    // wrong ones (most of all at high t, where the picture is still mostly noise).
-    const std::int64_t n = std::min<std::int64_t>(o.pictures - o.pictures % o.flux_batch, 64);
-    for (double tv : {0.5, 0.9, 0.98}) {
-      double own = 0, rolled = 0;
-      for (std::int64_t first = 0; first + o.flux_batch <= n; first += o.flux_batch) {
-        const at::Tensor idx = at::arange(first, first + o.flux_batch, at::kLong);
-        const at::Tensor wrong = (idx + 1) % o.pictures;
-        const at::Tensor x0 = sampling::pack_latent(latents.index_select(0, idx));  // [B, L_img, 64]
-        const at::Tensor noise = at::randn(x0.sizes(), gen, at::kFloat);
-        const at::Tensor t = at::full({o.flux_batch}, tv, at::kFloat);
-        const at::Tensor xt = (1 - tv) * x0 + tv * noise;
-        auto loss_with = [&](const at::Tensor& cap) {
-          const at::Tensor pred = model->forward(xt, img_ids, txts.index_select(0, cap), txt_ids, t,
-                                                 ys.index_select(0, cap), at::Tensor(), plain, 1.0);
-          return (pred - (noise - x0)).pow(2).mean().item<double>();
-        };
-        own += loss_with(idx);
-        rolled += loss_with(wrong);
-      }
-      char buf[160];
-      std::snprintf(buf, sizeof(buf), "caption check at t = %.2f: loss %.4f with own captions, %.4f with others'", tv,
-                    own / (n / o.flux_batch), rolled / (n / o.flux_batch));
-      losses.say(buf);
-    }
+    caption_check("of the saved (EMA) weights");
   }
 
   // 4. One file: every component under its prefix, the latent statistics in the metadata.

@@ -30,8 +30,12 @@ namespace {
 using dype::test::demoJob;
 constexpr int kTimeoutMs = dype::test::kWorkerTimeoutMs;  // polled with QTRY_* (tests/support/worker_thread.h)
 
-int demoBlocks() {
+int demoBlocks() {  // the random demo the worker tests run (tests/support/worker_thread.h)
   const auto c = dype::demo_flux_config();
+  return int(c.depth + c.depth_single_blocks);
+}
+int trainedDemoBlocks() {  // the built-in trained demo, a new window's model
+  const auto c = dype::trained_demo_flux_config();
   return int(c.depth + c.depth_single_blocks);
 }
 }  // namespace
@@ -130,7 +134,7 @@ void TestBlockProgress::windowShowsBlocksAndEscStopsMidRun() {
   QTRY_VERIFY_WITH_TIMEOUT(bar->format().contains(QStringLiteral(": block ")), kTimeoutMs);
   const QString text = bar->format();
   QVERIFY2(text.contains(QStringLiteral(" / 40 steps done · step ")) &&
-               text.endsWith(QStringLiteral("/%1").arg(demoBlocks())),
+               text.endsWith(QStringLiteral("/%1").arg(trainedDemoBlocks())),
            qPrintable(text));
   QVERIFY2(window.statusBar()->currentMessage().contains(QStringLiteral(": block ")),
            qPrintable(window.statusBar()->currentMessage()));

@@ -48,6 +48,7 @@ class TestRequestWidgets : public QObject {
   void dypePanelDisablesUnusedControls();
   void dypePanelShowsMu();
   void mainWindowComposesRequest();
+  void mainWindowFollowsModelDefaults();
 };
 
 void TestRequestWidgets::promptTypingAndCtrlEnter() {
@@ -257,16 +258,41 @@ void TestRequestWidgets::dypePanelShowsMu() {
   QVERIFY2(panel.muText().contains(QStringLiteral("No time shift")), qPrintable(panel.muText()));
 }
 
+// Choosing another model moves the base resolution, steps and size to that model's defaults, except a value the
+// user changed: it stays.
+void TestRequestWidgets::mainWindowFollowsModelDefaults() {
+  QTemporaryDir dir;
+  Settings settings(dir.filePath(QStringLiteral("s.ini")));
+  MainWindow window(settings);
+  auto base = [&] { return child<QSpinBox>(&window, "baseResolutionSpin")->value(); };
+  auto steps = [&] { return child<QSpinBox>(&window, "stepsSpin")->value(); };
+  auto size = [&] {
+    dype::GenerationRequest r = window.currentJob().request;
+    return QSize(r.width, r.height);
+  };
+  QCOMPARE(base(), dype::kTrainedDemoBase);
+  QCOMPARE(size(), QSize(4 * dype::kTrainedDemoBase, 4 * dype::kTrainedDemoBase));
+  QComboBox* source = child<QComboBox>(&window, "modelSourceCombo");
+  selectData(source, int(ModelChoice::Source::DemoRandom));  // FLUX.1-shaped: 1024 px, 28 steps
+  QCOMPARE(base(), 1024);
+  QCOMPARE(steps(), 28);
+  QCOMPARE(size(), QSize(1024, 1024));
+  child<QSpinBox>(&window, "stepsSpin")->setValue(7);  // the user's own value
+  selectData(source, int(ModelChoice::Source::Demo));
+  QCOMPARE(base(), dype::kTrainedDemoBase);
+  QCOMPARE(steps(), 7);
+  QCOMPARE(size(), QSize(4 * dype::kTrainedDemoBase, 4 * dype::kTrainedDemoBase));
+}
+
 void TestRequestWidgets::mainWindowComposesRequest() {
   QTemporaryDir dir;
   Settings settings(dir.filePath(QStringLiteral("s.ini")));
   MainWindow window(settings);
-  // This build has no trained demo weights (README, "The demo model"): a first start is on the random demo,
-  // sampled with FLUX.1's defaults, and the trained demo is not offered.
-  QCOMPARE(child<QSpinBox>(&window, "baseResolutionSpin")->value(), 1024);
-  QCOMPARE(child<QSpinBox>(&window, "stepsSpin")->value(), 28);
-  QCOMPARE(child<QComboBox>(&window, "modelSourceCombo")->findData(int(ModelChoice::Source::Demo)),
-           dype::has_trained_demo() ? 0 : -1);
+  // A first start is on the built-in trained demo (its weights are committed), sampled with its own defaults.
+  QVERIFY(dype::has_trained_demo());
+  QCOMPARE(child<QSpinBox>(&window, "baseResolutionSpin")->value(), dype::kTrainedDemoBase);
+  QCOMPARE(child<QSpinBox>(&window, "stepsSpin")->value(), dype::kTrainedDemoSteps);
+  QCOMPARE(child<QComboBox>(&window, "modelSourceCombo")->findData(int(ModelChoice::Source::Demo)), 0);
   QTest::keyClicks(child<QPlainTextEdit>(&window, "promptEdit"), QStringLiteral("a castle"));
   window.resolutionPanel()->setSize(2048, 1152);
   child<QSpinBox>(&window, "stepsSpin")->setValue(20);
@@ -285,11 +311,10 @@ void TestRequestWidgets::mainWindowComposesRequest() {
   QCOMPARE(r.seed, std::uint64_t(42));
   QCOMPARE(r.dype.method, dype::DypeMethod::VisionYaRN);
   QCOMPARE(r.dype.lambda_t, 1.5);
-  QCOMPARE(r.dtype, std::string("bfloat16"));
-  QCOMPARE(job.options.dtype, std::string("bfloat16"));
-  QCOMPARE(job.paths.model, std::string("demo-random"));  // the out-of-the-box model of this build
+  QCOMPARE(job.options.target.dtype, std::string("bfloat16"));  // the load's, not the request's (ComputeTarget)
+  QCOMPARE(job.paths.model, std::string(dype::kDemoModel));     // the out-of-the-box model
   QVERIFY(child<QLabel>(&window, "demoLabel")->isVisibleTo(&window));
-  QVERIFY(child<QLabel>(&window, "demoLabel")->text().contains(QStringLiteral("random weights")));
+  QVERIFY(child<QLabel>(&window, "demoLabel")->text().contains(QStringLiteral("trained on procedural shapes")));
 
   // Restoring a request puts every value back into the controls.
   dype::GenerationRequest other = r;

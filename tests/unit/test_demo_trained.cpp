@@ -1,8 +1,9 @@
 // test-deps: pipeline shapes train
-// The trainable demo model (issue 12): a `dype train-demo` run of a few steps writes a file that loads back through
-// --demo-weights with the conventions it was trained with (base resolution and T5 length from its metadata, 20
-// steps, schnell-style), the frozen text encoders tell captions apart, and broken weights files are refused with
-// messages that name the file and the fix. (No trained weights are committed yet: see the README.)
+// The demo model (issue 12). The built-in trained demo (resources/demo/trained/demo.safetensors, compiled in) loads
+// with its conventions and draws the backgrounds its captions say at its base resolution. A `dype train-demo` run of a
+// few steps writes a file that loads back through --demo-weights with the conventions it was trained with (base
+// resolution and T5 length from its metadata, 20 steps, schnell-style) and trains its text encoders; broken weights
+// files are refused with messages that name the file and the fix.
 #include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
@@ -10,9 +11,12 @@
 
 #include "core/common/error.h"
 #include "core/io/safetensors.h"
+#include "core/io/weights.h"
 #include "core/pipeline/demo_model.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/model_footprint.h"
+#include "core/shapes/scene.h"
+#include "core/shapes/score.h"
 #include "core/train/demo_trainer.h"
 #include "tests/support/error_of.h"
 
@@ -58,7 +62,7 @@ class TestDemoTrained : public QObject {
   }
 
   void conventionsComeFromTheModel() {
-    QCOMPARE(QString::fromStdString(pipe_->label()), QString(kDemoLabel));
+    QCOMPARE(QString::fromStdString(pipe_->label()), QString::fromStdString(trained_demo_label(64)));
     QVERIFY(pipe_->is_demo());
     QVERIFY(pipe_->is_schnell());            // no guidance embedding
     QCOMPARE(pipe_->base_resolution(), 64);  // from the file's metadata: what it was trained at
@@ -76,26 +80,83 @@ class TestDemoTrained : public QObject {
     r.preview_every = 0;
     const GenerationResult res = pipe_->generate(r);
     QCOMPARE(res.image.width, 64);
-    QCOMPARE(QString::fromStdString(res.model_label), QString(kDemoLabel));
+    QCOMPARE(QString::fromStdString(res.model_label), QString::fromStdString(trained_demo_label(64)));
   }
 
-  // The frozen text encoders tell captions apart: different captions give different T5 states and CLIP pooled
-  // vectors (the transformer can only follow a caption the encoders distinguish).
-  void captionEmbeddingsDiffer() {
-    PipelineComponents c;
-    make_demo_text(c, at::kFloat, at::kCPU);
-    auto embed = [&](const std::string& caption) {
-      const at::Tensor y = c.clip->forward(c.clip_tokenizer->encode_tensor(caption, 77)).pooled;           // [1, 64]
-      const at::Tensor txt = c.t5->forward(c.t5_tokenizer->encode_tensor(caption, kTrainedDemoT5Length));  // [1, L, 32]
-      return std::make_pair(y, txt);
-    };
-    const auto [y1, t1] = embed("a red star on a blue background, top left");
-    const auto [y2, t2] = embed("a yellow circle on a black background, center");
-    const double dy = (y1 - y2).abs().max().item<double>(), dt = (t1 - t2).abs().max().item<double>();
-    qInfo("pooled max |Δ| %.4g (max |y| %.4g), T5 max |Δ| %.4g (max |txt| %.4g)", dy, y1.abs().max().item<double>(), dt,
-          t1.abs().max().item<double>());
-    QVERIFY(dy > 1e-2);
-    QVERIFY(dt > 1e-2);
+  // The built-in model: committed weights, compiled in. Its conventions, and what it draws reliably at its base
+  // resolution: the captioned plain or gradient background (189 of 192 seed × caption pairs in bench_dype_effect;
+  // random weights draw none). The whole caption — object colour, exactly one object, its place — is accepted for
+  // only 3 % of pairs so far (README "The demo model"), which is why this asserts the backgrounds and not acceptance.
+  void builtInDemoDrawsCaptionedBackgrounds() {
+    QVERIFY2(has_trained_demo(),
+             "this build has no trained demo weights: resources/demo/trained/demo.safetensors is committed, so "
+             "configure must have missed it (resources/demo/embed.cmake)");
+    ModelPaths paths;
+    paths.model = kDemoModel;
+    const auto pipe = FluxPipeline::load(paths, LoadOptions{});
+    QCOMPARE(pipe->base_resolution(), kTrainedDemoBase);
+    QCOMPARE(QString::fromStdString(pipe->label()), QString::fromStdString(trained_demo_label(kTrainedDemoBase)));
+    int plain = 0, right = 0;
+    for (const std::string& caption : shapes::reference_captions()) {
+      const shapes::Scene scene = shapes::parse_caption(caption);
+      if (scene.background.pattern != shapes::Pattern::None) continue;  // stripes and dots: not learnt yet
+      GenerationRequest r;
+      r.prompt = caption;
+      r.width = r.height = kTrainedDemoBase;
+      r.steps = pipe->default_steps();
+      r.seed = 0;
+      r.preview_every = 0;
+      const shapes::Score s = shapes::score(pipe->generate(r).image, scene);
+      qInfo("%s: background %s, colour %s, %d object(s), place %s", caption.c_str(), s.background_ok ? "ok" : "wrong",
+            s.colour_ok ? "found" : "missing", s.components, s.place_ok ? "ok" : "wrong");
+      ++plain;
+      right += s.background_ok;
+    }
+    QCOMPARE(plain, 6);
+    QVERIFY2(right >= 5, (std::to_string(right) + " of 6 backgrounds as captioned").c_str());
+  }
+
+  // The trainer trains the text encoders (demo_trainer.h says why), and --frozen-text keeps them: after a short
+  // transformer-only run (the autoencoder stays random, which does not matter here), the file's T5 and CLIP differ
+  // from the random initialisation the random demo uses — or equal it exactly when frozen. (The shared two-step run
+  // of initTestCase is too short: adaLN-Zero starts the transformer's output at zero, so the first steps send no
+  // gradient back to the text.)
+  void textEncodersAreTrained() {
+    PipelineComponents random;
+    make_demo_text(random, at::kFloat, at::kCPU);
+    const std::string caption = "a red star on a blue background, top left";
+    const at::Tensor t5_ids = random.t5_tokenizer->encode_tensor(caption, kTrainedDemoT5Length);  // [1, L]
+    const at::Tensor clip_ids = random.clip_tokenizer->encode_tensor(caption, 77);                // [1, 77]
+    const at::Tensor t5_random = random.t5->forward(t5_ids);                                      // [1, L, 32]
+    const at::Tensor y_random = random.clip->forward(clip_ids).pooled;                            // [1, 64]
+    for (const bool train_text : {true, false}) {
+      train::DemoTrainingOptions o;
+      o.output_dir = dir_.filePath(train_text ? QStringLiteral("text") : QStringLiteral("frozen")).toStdString();
+      o.resolution = 64;
+      o.vae_steps = 0;
+      o.pictures = 4;
+      o.flux_steps = 30;
+      o.flux_batch = 2;
+      o.flux_lr = 1e-2;
+      o.check_every = 0;
+      o.train_text = train_text;
+      const train::TrainingReport r = train::train_demo(o, [](const std::string&) {});
+      auto store = io::TensorStore::open(r.weights_path);
+      io::CheckpointWeights t5_w(store, "T5", at::kFloat, at::kCPU, kDemoT5Prefix);
+      text::T5Encoder t5(random.t5->config(), t5_w);
+      io::CheckpointWeights clip_w(store, "CLIP", at::kFloat, at::kCPU, kDemoClipPrefix);
+      text::ClipTextModel clip(random.clip->config(), clip_w);
+      const double dt = (t5->forward(t5_ids) - t5_random).abs().max().item<double>();
+      const double dy = (clip->forward(clip_ids).pooled - y_random).abs().max().item<double>();
+      qInfo("%s text encoders: T5 max |Δ| %.3g, CLIP pooled max |Δ| %.3g", train_text ? "trained" : "frozen", dt, dy);
+      if (train_text) {
+        QVERIFY(dt > 1e-4);
+        QVERIFY(dy > 1e-4);
+      } else {
+        QCOMPARE(dt, 0.0);
+        QCOMPARE(dy, 0.0);
+      }
+    }
   }
 
   void brokenWeightsAreRefusedWithTheirName() {

@@ -166,6 +166,7 @@ class TestPngExport : public QObject {
     r.request.noise = sampling::NoiseConvention::Bfl;
     r.request.bit_depth = 16;
     r.model_label = "demo (random weights)";
+    r.target = {"cuda:0", "bfloat16"};
     r.shifted = true;
     r.mu = 0.9;
     r.sigmas = {1.0, 0.5, 0.0};
@@ -181,9 +182,13 @@ class TestPngExport : public QObject {
     QVERIFY(params.find("Seed: 18446744073709551557, Size: 48x32") != std::string::npos);
     QVERIFY(params.find("Model: demo (random weights)") != std::string::npos);
     QVERIFY(params.find("DyPE: vision-yarn λs=1.5 λt=3 base=512") != std::string::npos);
-    QVERIFY(params.find("Noise: bfl") != std::string::npos);
+    QVERIFY(params.find("Noise: bfl, Dtype: bfloat16") != std::string::npos);
     const auto j = nlohmann::json::parse(info.text.at(kPngJsonKey));
     QCOMPARE(QString::fromStdString(j.at("model").get<std::string>()), QString("demo (random weights)"));
+    // Where it was computed: beside the request (a request does not choose it; the loaded model did).
+    QCOMPARE(QString::fromStdString(j.at("compute").at("device").get<std::string>()), QString("cuda:0"));
+    QCOMPARE(QString::fromStdString(j.at("compute").at("dtype").get<std::string>()), QString("bfloat16"));
+    QVERIFY(!j.at("request").contains("dtype"));
   }
 
   void a1111_text_from_other_tools_is_understood() {
