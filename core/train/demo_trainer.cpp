@@ -240,6 +240,17 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   at::Tensor latents = at::empty({o.pictures, vc.z_channels, lat, lat}, at::kFloat);  // [N, 16, S/8, S/8]
   at::Tensor t5_ids = at::empty({o.pictures, t5_len}, at::kLong);                     // [N, L_txt]
   at::Tensor clip_ids = at::empty({o.pictures, kClipLength}, at::kLong);              // [N, 77]
+  // The caption check's "place moved" captions: the first pictures' captions with the object at another place.
+  const std::int64_t n_check = std::min<std::int64_t>(o.pictures, 64);
+  at::Tensor t5_moved = at::empty({n_check, t5_len}, at::kLong);         // [n, L_txt]
+  at::Tensor clip_moved = at::empty({n_check, kClipLength}, at::kLong);  // [n, 77]
+  for (std::int64_t i = 0; i < n_check; ++i) {
+    shapes::Scene scene = shapes::random_scene(flux_data_seed, static_cast<std::uint64_t>(i));
+    scene.place = static_cast<shapes::Place>((static_cast<int>(scene.place) + 4) % shapes::kPlaceCount);
+    const std::string c = shapes::caption(scene);
+    t5_moved[i].copy_(text.t5_tokenizer->encode_tensor(c, t5_len)[0]);
+    clip_moved[i].copy_(text.clip_tokenizer->encode_tensor(c, kClipLength)[0]);
+  }
   {
     at::NoGradGuard no_grad;
     losses.say("encoding " + std::to_string(o.pictures) + " pictures and captions");
@@ -294,56 +305,55 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   flux_w.finish();
   {
     std::vector<at::Tensor> params = flux_w.trainable();
-    at::Tensor cached_txt, cached_y;  // frozen text encoders: every caption's embeddings, computed once
-    if (o.train_text) {
+    if (o.train_text)
       for (const RecordingWeights* w : {&clip_w, &t5_w})
         for (const at::Tensor& p : w->trainable()) params.push_back(p);
-    } else {
-      at::NoGradGuard no_grad;
-      cached_txt = text.t5->forward(t5_ids);           // [N, L_txt, ctx]
-      cached_y = text.clip->forward(clip_ids).pooled;  // [N, vec]
-    }
-    // The captions of pictures `idx` as the transformer sees them: txt [B, L_txt, ctx] and y [B, vec].
-    auto encode = [&](const at::Tensor& idx) -> std::pair<at::Tensor, at::Tensor> {
-      if (!o.train_text) return {cached_txt.index_select(0, idx), cached_y.index_select(0, idx)};
-      return {text.t5->forward(t5_ids.index_select(0, idx)), text.clip->forward(clip_ids.index_select(0, idx)).pooled};
-    };
     const at::Tensor img_ids = sampling::image_ids(o.flux_batch, lat, lat);  // [B, L_img, 3]
     const at::Tensor txt_ids = sampling::text_ids(o.flux_batch, t5_len);     // [B, L_txt, 3]
     DypeConfig plain;
     plain.method = DypeMethod::None;
-    auto velocity_loss = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& idx,
+    // The loss for captions given as tokens (t5 [B, L_txt], clip [B, 77]); the encoders run every time (frozen, they
+    // cost a few percent of a step, and build no graph).
+    auto velocity_loss = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& t5, const at::Tensor& clip,
                              const at::Tensor& target) {
-      const auto [txt, y] = encode(idx);
+      const at::Tensor txt = text.t5->forward(t5);           // [B, L_txt, ctx]
+      const at::Tensor y = text.clip->forward(clip).pooled;  // [B, vec]
       const at::Tensor pred =
           model->forward(xt, img_ids, txt, txt_ids, t, y, at::Tensor(), plain, 1.0);  // [B, L_img, 64]
       return (pred - target).pow(2).mean();
     };
 
-    // Does the model use its captions? The loss at a few t on the first pictures, with their own captions and
-    // with the captions rolled by one picture: a model that follows its captions does clearly worse with the
-    // wrong ones (most of all at high t, where the picture is still mostly noise). Its own generator, the same
-    // noise at every check, so that checks during training compare with each other and leave training's draws
-    // alone.
+    // Does the model use its captions? The loss at a few t on the first pictures with their own captions, with the
+    // same captions naming another place, and with the captions rolled by one picture: a model that follows its
+    // captions does clearly worse with wrong ones (most of all at high t, where the picture is still mostly noise),
+    // and one that reads the place words does worse when only the place is wrong. Its own generator, the same noise
+    // at every check, so that checks during training compare with each other and leave training's draws alone.
     auto caption_check = [&](const std::string& when) {
       at::NoGradGuard no_grad;
       at::Generator check_gen = at::detail::createCPUGenerator(o.seed * 1000 + 4);
       const std::int64_t n = std::min<std::int64_t>(o.pictures - o.pictures % o.flux_batch, 64);
-      std::string line = "caption check " + when + " (loss with own / others' captions):";
+      std::string line = "caption check " + when + " (loss with own / place moved / others' captions):";
       for (double tv : {0.5, 0.9, 0.98}) {
-        double own = 0, rolled = 0;
+        double own = 0, moved = 0, rolled = 0;
         for (std::int64_t first = 0; first + o.flux_batch <= n; first += o.flux_batch) {
           const at::Tensor idx = at::arange(first, first + o.flux_batch, at::kLong);
           const at::Tensor x0 = sampling::pack_latent(latents.index_select(0, idx));  // [B, L_img, 64]
           const at::Tensor noise = at::randn(x0.sizes(), check_gen, at::kFloat);
           const at::Tensor t = at::full({o.flux_batch}, tv, at::kFloat);
           const at::Tensor xt = (1 - tv) * x0 + tv * noise;
-          own += velocity_loss(xt, t, idx, noise - x0).item<double>();
-          rolled += velocity_loss(xt, t, (idx + 1) % o.pictures, noise - x0).item<double>();
+          const at::Tensor other = (idx + 1) % o.pictures;
+          own += velocity_loss(xt, t, t5_ids.index_select(0, idx), clip_ids.index_select(0, idx), noise - x0)
+                     .item<double>();
+          moved += velocity_loss(xt, t, t5_moved.narrow(0, first, o.flux_batch),
+                                 clip_moved.narrow(0, first, o.flux_batch), noise - x0)
+                       .item<double>();
+          rolled += velocity_loss(xt, t, t5_ids.index_select(0, other), clip_ids.index_select(0, other), noise - x0)
+                        .item<double>();
         }
-        char buf[96];
-        std::snprintf(buf, sizeof(buf), " t %.2f: %.4f / %.4f;", tv, own / (n / o.flux_batch),
-                      rolled / (n / o.flux_batch));
+        const double batches = double(n / o.flux_batch);
+        char buf[112];
+        std::snprintf(buf, sizeof(buf), " t %.2f: %.4f / %.4f / %.4f;", tv, own / batches, moved / batches,
+                      rolled / batches);
         line += buf;
       }
       line.pop_back();
@@ -369,7 +379,8 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       const at::Tensor tt = t.view({o.flux_batch, 1, 1});
       const at::Tensor xt = (1 - tt) * x0 + tt * noise;
       opt.zero_grad();
-      const at::Tensor loss = velocity_loss(xt, t, idx, noise - x0);
+      const at::Tensor loss =
+          velocity_loss(xt, t, t5_ids.index_select(0, idx), clip_ids.index_select(0, idx), noise - x0);
       loss.backward();
       torch::nn::utils::clip_grad_norm_(params, 1.0);
       opt.step();
