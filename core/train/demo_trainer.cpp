@@ -240,6 +240,11 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   at::Tensor latents = at::empty({o.pictures, vc.z_channels, lat, lat}, at::kFloat);  // [N, 16, S/8, S/8]
   at::Tensor t5_ids = at::empty({o.pictures, t5_len}, at::kLong);                     // [N, L_txt]
   at::Tensor clip_ids = at::empty({o.pictures, kClipLength}, at::kLong);              // [N, 77]
+  // A caption's tokens into row `row` of a T5 and a CLIP token table, as the pipeline tokenizes prompts.
+  auto tokenize = [&](const std::string& caption, at::Tensor t5_table, at::Tensor clip_table, std::int64_t row) {
+    t5_table[row].copy_(text.t5_tokenizer->encode_tensor(caption, t5_len)[0]);
+    clip_table[row].copy_(text.clip_tokenizer->encode_tensor(caption, kClipLength)[0]);
+  };
   // The caption check's "place moved" captions: the first pictures' captions with the object at another place.
   const std::int64_t n_check = std::min<std::int64_t>(o.pictures, 64);
   at::Tensor t5_moved = at::empty({n_check, t5_len}, at::kLong);         // [n, L_txt]
@@ -247,9 +252,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   for (std::int64_t i = 0; i < n_check; ++i) {
     shapes::Scene scene = shapes::random_scene(flux_data_seed, static_cast<std::uint64_t>(i));
     scene.place = static_cast<shapes::Place>((static_cast<int>(scene.place) + 4) % shapes::kPlaceCount);
-    const std::string c = shapes::caption(scene);
-    t5_moved[i].copy_(text.t5_tokenizer->encode_tensor(c, t5_len)[0]);
-    clip_moved[i].copy_(text.clip_tokenizer->encode_tensor(c, kClipLength)[0]);
+    tokenize(shapes::caption(scene), t5_moved, clip_moved, i);
   }
   {
     at::NoGradGuard no_grad;
@@ -266,11 +269,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       latents.narrow(0, first, n).copy_(ae->encoder()->forward(x).narrow(1, 0, vc.z_channels));
       s_encode += seconds_since(tp);
       tp = Clock::now();
-      for (std::int64_t i = 0; i < n; ++i) {
-        const std::string& c = caps[static_cast<std::size_t>(i)];
-        clip_ids[first + i].copy_(text.clip_tokenizer->encode_tensor(c, kClipLength)[0]);
-        t5_ids[first + i].copy_(text.t5_tokenizer->encode_tensor(c, t5_len)[0]);
-      }
+      for (std::int64_t i = 0; i < n; ++i) tokenize(caps[static_cast<std::size_t>(i)], t5_ids, clip_ids, first + i);
       s_text += seconds_since(tp);
     }
     char times[160];
