@@ -33,9 +33,14 @@ const char* kHelp =
     "  --pictures N        cached training pictures for the transformer (default 16384)\n"
     "  --steps N           transformer steps (default 30000), --batch N (8), --lr X (5e-4), --ema X (0.999)\n"
     "  --uniform-t X       share of t drawn uniformly, the rest logit-normal (default 0.5)\n"
+    "  --clip-dropout X    share of samples trained with the empty caption's CLIP tokens, so that the words\n"
+    "                      must be read from T5 (default 0)\n"
     "  --continue FILE     keep FILE's autoencoder, train its text encoders and transformer further\n"
     "  --vae-from FILE     keep FILE's autoencoder, train text encoders and transformer from scratch\n"
     "  --frozen-text       keep the text encoders at their random initialisation (the first recipe)\n"
+    "  --hidden N          transformer width (default 128), --heads N (2; head size a multiple of 32),\n"
+    "                      --double N (2) and --single N (4) blocks, --theta X (RoPE base, 10000);\n"
+    "                      written into the file's metadata\n"
     "  --check-every N     caption check every N transformer steps (default 2000; 0: at the end only)\n"
     "  --vae-threads N     threads for the autoencoder phase (default 2); --threads N for the transformer (1)\n"
     "  --log-every N       loss window (default 500)\n";
@@ -57,9 +62,10 @@ int cmd_train_demo(int argc, char** argv) {
     std::printf("wrote %s\n", png.c_str());
     return 0;
   }
-  a.allow_only({"output",   "seed",        "resolution",  "vae-steps",   "vae-batch", "vae-sizes", "vae-lr",
-                "pictures", "steps",       "batch",       "lr",          "ema",       "uniform-t", "continue",
-                "vae-from", "frozen-text", "check-every", "vae-threads", "threads",   "log-every", "help"});
+  a.allow_only({"output",   "seed",        "resolution",  "vae-steps",   "vae-batch", "vae-sizes",   "vae-lr",
+                "pictures", "steps",       "batch",       "lr",          "ema",       "uniform-t",   "continue",
+                "vae-from", "frozen-text", "check-every", "vae-threads", "threads",   "log-every",   "help",
+                "hidden",   "heads",       "double",      "single",      "theta",     "clip-dropout"});
   train::DemoTrainingOptions o;
   o.output_dir = a.get_or("output", "");
   const long long seed = a.get_int("seed", 1);
@@ -92,9 +98,19 @@ int cmd_train_demo(int argc, char** argv) {
   o.flux_lr = a.get_double("lr", o.flux_lr);
   o.ema_decay = a.get_double("ema", o.ema_decay);
   o.uniform_t_share = a.get_double("uniform-t", o.uniform_t_share);
+  o.clip_dropout = a.get_double("clip-dropout", o.clip_dropout);
   o.continue_from = a.get_or("continue", "");
   o.vae_from = a.get_or("vae-from", "");
   o.train_text = !a.has("frozen-text");
+  if (a.has("hidden") || a.has("heads") || a.has("double") || a.has("single") || a.has("theta")) {
+    DemoTransformerShape shape;
+    shape.hidden_size = i("hidden", shape.hidden_size);
+    shape.num_heads = i("heads", shape.num_heads);
+    shape.depth = i("double", shape.depth);
+    shape.depth_single_blocks = i("single", shape.depth_single_blocks);
+    shape.theta = a.get_double("theta", shape.theta);
+    o.shape = shape;
+  }
   o.check_every = i("check-every", o.check_every);
   o.vae_threads = i("vae-threads", o.vae_threads);
   o.flux_threads = i("threads", o.flux_threads);

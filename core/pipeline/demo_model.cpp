@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include "core/common/error.h"
 #include "core/io/tensor_store.h"
@@ -56,12 +58,64 @@ text::T5EncoderConfig demo_t5_config(std::int64_t vocab_size) {
   return c;
 }
 
-flux::FluxConfig trained_demo_flux_config() {
+flux::FluxConfig trained_demo_flux_config(const DemoTransformerShape& shape) {
   flux::FluxConfig c = demo_flux_config();
-  c.depth = 2;
-  c.depth_single_blocks = 4;
+  const int head = shape.num_heads > 0 ? shape.hidden_size / shape.num_heads : 0;
+  if (shape.hidden_size < 32 || shape.num_heads < 1 || shape.depth < 0 || shape.depth_single_blocks < 0 ||
+      shape.depth + shape.depth_single_blocks < 1 || head * shape.num_heads != shape.hidden_size || head % 32 != 0 ||
+      !(shape.theta >= 2 && shape.theta <= 1e9))
+    throw InvalidArgument("demo transformer: hidden " + std::to_string(shape.hidden_size) + " over " +
+                          std::to_string(shape.num_heads) + " heads, " + std::to_string(shape.depth) + " double + " +
+                          std::to_string(shape.depth_single_blocks) + " single blocks, RoPE theta " +
+                          std::to_string(shape.theta) +
+                          ": the head size must be a multiple of 32, there must be a block, theta in 2…1e9");
+  c.hidden_size = shape.hidden_size;
+  c.num_heads = shape.num_heads;
+  c.depth = shape.depth;
+  c.depth_single_blocks = shape.depth_single_blocks;
+  // FLUX's 16/56/56 split of a 128 head (time axis / rows / columns), scaled to this head size.
+  c.axes_dim = {head / 8, head * 7 / 16, head * 7 / 16};
+  c.theta = shape.theta;
   c.guidance_embed = false;  // schnell-style: one prediction per step, no guidance to choose
   return c;
+}
+
+DemoTransformerShape demo_transformer_shape(const std::map<std::string, std::string>& metadata) {
+  DemoTransformerShape s;
+  // Absent keys keep the default (files written before the size could change).
+  auto read = [&](const char* key, auto& into, bool whole) {
+    const auto it = metadata.find(key);
+    if (it == metadata.end()) return;
+    std::size_t used = 0;
+    double v = -1;
+    try {
+      v = std::stod(it->second, &used);
+    } catch (const std::exception&) {
+    }
+    if (used == 0 || used != it->second.size() || v < 0 || (whole && (v != std::floor(v) || v > 1e6)))
+      throw ModelError(std::string("demo weights: metadata '") + key + "' is not a " + (whole ? "count" : "number") +
+                       ": '" + it->second + "'");
+    into = static_cast<std::remove_reference_t<decltype(into)>>(v);
+  };
+  read("hidden_size", s.hidden_size, true);
+  read("num_heads", s.num_heads, true);
+  read("depth", s.depth, true);
+  read("depth_single_blocks", s.depth_single_blocks, true);
+  read("theta", s.theta, false);
+  try {
+    trained_demo_flux_config(s);
+  } catch (const InvalidArgument& e) {
+    throw ModelError(std::string("demo weights: metadata describes an impossible ") + e.what());
+  }
+  return s;
+}
+
+std::map<std::string, std::string> demo_transformer_metadata(const DemoTransformerShape& s) {
+  return {{"hidden_size", std::to_string(s.hidden_size)},
+          {"num_heads", std::to_string(s.num_heads)},
+          {"depth", std::to_string(s.depth)},
+          {"depth_single_blocks", std::to_string(s.depth_single_blocks)},
+          {"theta", std::to_string(s.theta)}};
 }
 
 vae::AutoEncoderConfig trained_demo_vae_config() {
@@ -219,7 +273,8 @@ PipelineComponents load_trained_demo_components(at::Device device, at::ScalarTyp
     const at::ScalarType text_dtype = text_device.is_cpu() ? at::kFloat : dtype;
     {
       io::CheckpointWeights w(store, "transformer", dtype, device, kDemoTransformerPrefix);
-      c.transformer = flux::Flux(trained_demo_flux_config(), w);
+      c.transformer =
+          flux::Flux(trained_demo_flux_config(demo_transformer_shape(store->files().front()->metadata())), w);
       w.finish();
     }
     {

@@ -11,10 +11,12 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "core/flux/config.h"
 #include "core/pipeline/components.h"
+#include "core/pipeline/demo_transformer_shape.h"
 #include "core/text/clip_text_model.h"
 #include "core/text/t5_encoder.h"
 #include "core/vae/autoencoder.h"
@@ -51,10 +53,18 @@ vae::AutoEncoderConfig demo_vae_config();
 text::ClipTextConfig demo_clip_config(std::int64_t vocab_size);
 text::T5EncoderConfig demo_t5_config(std::int64_t vocab_size);
 
-// "demo": schnell-style (no guidance embedding) hidden 128, 2 heads × 64, 2 double + 4 single blocks over the demo
-// text encoders; VAE with 16 base channels, channel multipliers 1, 2, 4, 4 (FLUX's factor 8 and 16 latent
-// channels). The VAE's scale and shift come from the weights file (measured on the training data).
-flux::FluxConfig trained_demo_flux_config();
+// Reads the shape from a weights file's metadata (defaults for absent keys); ModelError for a value that is not a
+// positive number or a head size that is not a multiple of 32.
+DemoTransformerShape demo_transformer_shape(const std::map<std::string, std::string>& metadata);
+// The metadata entries that demo_transformer_shape() reads back.
+std::map<std::string, std::string> demo_transformer_metadata(const DemoTransformerShape& shape);
+
+// "demo": schnell-style (no guidance embedding) FLUX over the demo text encoders, by default hidden 128, 2 heads ×
+// 64, 2 double + 4 single blocks; RoPE axes in FLUX's proportions (16/56/56 of a 128 head: 8/28/28 of 64). VAE with
+// 16 base channels, channel multipliers 1, 2, 4, 4 (FLUX's factor 8 and 16 latent channels). The VAE's scale and
+// shift come from the weights file (measured on the training data). InvalidArgument for a shape whose head size is
+// not a multiple of 32.
+flux::FluxConfig trained_demo_flux_config(const DemoTransformerShape& shape = {});
 vae::AutoEncoderConfig trained_demo_vae_config();
 
 // The demo tokenizers (compiled in) and the text encoders both demos use, random at kDemoSeed + 1 / + 2, on

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 
 #include "core/common/error.h"
 #include "core/image/convert.h"
@@ -43,8 +45,10 @@ void DemoTrainingOptions::validate() const {
   need(vae_threads >= 1 && flux_threads >= 1, "thread counts must be ≥ 1");
   need(log_every >= 1, "--log-every must be ≥ 1");
   need(uniform_t_share >= 0 && uniform_t_share <= 1, "--uniform-t must be in [0, 1]");
+  need(clip_dropout >= 0 && clip_dropout <= 1, "--clip-dropout must be in [0, 1]");
   need(continue_from.empty() || vae_from.empty(), "--continue and --vae-from cannot be combined");
   need(check_every >= 0, "--check-every must be ≥ 0");
+  if (shape) trained_demo_flux_config(*shape);  // InvalidArgument naming the impossible size
 }
 
 namespace {
@@ -184,6 +188,17 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
                          ": autoencoder kept, text encoders and transformer trained further");
   }
   const bool continuing = !o.continue_from.empty();
+  // The transformer's size: the file's when continuing (an explicit different one is refused), else the option's.
+  DemoTransformerShape shape = o.shape.value_or(DemoTransformerShape{});
+  if (continuing) {
+    const DemoTransformerShape file_shape = demo_transformer_shape(start->files().front()->metadata());
+    if (o.shape && !(*o.shape == file_shape))
+      throw InvalidArgument("--continue " + start_path +
+                            ": the file's transformer has another size than the one asked for (leave out "
+                            "--hidden/--heads/--double/--single/--theta to keep the file's)");
+    shape = file_shape;
+  }
+  const flux::FluxConfig flux_config = trained_demo_flux_config(shape);
 
   // Text encoders: the demo's tokenizers and architecture, starting from its random initialisation (same seeds as
   // make_demo_text) or from the file continued; recorded for saving.
@@ -245,14 +260,24 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     t5_table[row].copy_(text.t5_tokenizer->encode_tensor(caption, t5_len)[0]);
     clip_table[row].copy_(text.clip_tokenizer->encode_tensor(caption, kClipLength)[0]);
   };
-  // The caption check's "place moved" captions: the first pictures' captions with the object at another place.
+  // The caption check's altered captions of the first pictures: the object at another place ("place moved"), and
+  // in another colour that still stands out from the background ("colour changed").
   const std::int64_t n_check = std::min<std::int64_t>(o.pictures, 64);
-  at::Tensor t5_moved = at::empty({n_check, t5_len}, at::kLong);         // [n, L_txt]
-  at::Tensor clip_moved = at::empty({n_check, kClipLength}, at::kLong);  // [n, 77]
+  at::Tensor t5_moved = at::empty({n_check, t5_len}, at::kLong);            // [n, L_txt]
+  at::Tensor clip_moved = at::empty({n_check, kClipLength}, at::kLong);     // [n, 77]
+  at::Tensor t5_recolour = at::empty({n_check, t5_len}, at::kLong);         // [n, L_txt]
+  at::Tensor clip_recolour = at::empty({n_check, kClipLength}, at::kLong);  // [n, 77]
   for (std::int64_t i = 0; i < n_check; ++i) {
-    shapes::Scene scene = shapes::random_scene(flux_data_seed, static_cast<std::uint64_t>(i));
-    scene.place = static_cast<shapes::Place>((static_cast<int>(scene.place) + 4) % shapes::kPlaceCount);
-    tokenize(shapes::caption(scene), t5_moved, clip_moved, i);
+    const shapes::Scene scene = shapes::random_scene(flux_data_seed, static_cast<std::uint64_t>(i));
+    shapes::Scene moved = scene;
+    moved.place = static_cast<shapes::Place>((static_cast<int>(scene.place) + 4) % shapes::kPlaceCount);
+    tokenize(shapes::caption(moved), t5_moved, clip_moved, i);
+    shapes::Scene recoloured = scene;
+    for (int k = 1; k < shapes::kColourCount; ++k) {
+      recoloured.colour = static_cast<shapes::Colour>((static_cast<int>(scene.colour) + k) % shapes::kColourCount);
+      if (shapes::is_distinguishable(recoloured)) break;
+    }
+    tokenize(shapes::caption(recoloured), t5_recolour, clip_recolour, i);
   }
   {
     at::NoGradGuard no_grad;
@@ -300,7 +325,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   at::set_num_threads(o.flux_threads);
   RecordingWeights flux_w = continuing ? RecordingWeights(start, kDemoTransformerPrefix)
                                        : RecordingWeights(kDemoSeed + 13, /*adaln_zero=*/true);
-  flux::Flux model(trained_demo_flux_config(), flux_w);
+  flux::Flux model(flux_config, flux_w);
   flux_w.finish();
   {
     std::vector<at::Tensor> params = flux_w.trainable();
@@ -331,9 +356,43 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       at::NoGradGuard no_grad;
       at::Generator check_gen = at::detail::createCPUGenerator(o.seed * 1000 + 4);
       const std::int64_t n = std::min<std::int64_t>(o.pictures - o.pictures % o.flux_batch, 64);
-      std::string line = "caption check " + when + " (loss with own / place moved / others' captions):";
+      // Each variant: the T5 and CLIP tokens of the batch starting at `first` (indices idx, others' = idx + 1).
+      // "T5 only" gives the model another picture's CLIP caption, "CLIP only" another picture's T5 caption: which of
+      // the two paths (T5 tokens through attention, CLIP's pooled vector through modulation) the model reads.
+      using Tokens = std::pair<at::Tensor, at::Tensor>;
+      const std::vector<
+          std::pair<const char*, std::function<Tokens(std::int64_t, const at::Tensor&, const at::Tensor&)>>>
+          variants = {
+              {"own",
+               [&](std::int64_t, const at::Tensor& i, const at::Tensor&) -> Tokens {
+                 return {t5_ids.index_select(0, i), clip_ids.index_select(0, i)};
+               }},
+              {"place moved",
+               [&](std::int64_t f, const at::Tensor&, const at::Tensor&) -> Tokens {
+                 return {t5_moved.narrow(0, f, o.flux_batch), clip_moved.narrow(0, f, o.flux_batch)};
+               }},
+              {"colour changed",
+               [&](std::int64_t f, const at::Tensor&, const at::Tensor&) -> Tokens {
+                 return {t5_recolour.narrow(0, f, o.flux_batch), clip_recolour.narrow(0, f, o.flux_batch)};
+               }},
+              {"T5 only",
+               [&](std::int64_t, const at::Tensor& i, const at::Tensor& other) -> Tokens {
+                 return {t5_ids.index_select(0, i), clip_ids.index_select(0, other)};
+               }},
+              {"CLIP only",
+               [&](std::int64_t, const at::Tensor& i, const at::Tensor& other) -> Tokens {
+                 return {t5_ids.index_select(0, other), clip_ids.index_select(0, i)};
+               }},
+              {"others'",
+               [&](std::int64_t, const at::Tensor&, const at::Tensor& other) -> Tokens {
+                 return {t5_ids.index_select(0, other), clip_ids.index_select(0, other)};
+               }},
+          };
+      std::string line = "caption check " + when + " (loss with";
+      for (std::size_t v = 0; v < variants.size(); ++v) line += std::string(v == 0 ? " " : " / ") + variants[v].first;
+      line += " captions):";
       for (double tv : {0.5, 0.9, 0.98}) {
-        double own = 0, moved = 0, rolled = 0;
+        std::vector<double> sums(variants.size(), 0.0);
         for (std::int64_t first = 0; first + o.flux_batch <= n; first += o.flux_batch) {
           const at::Tensor idx = at::arange(first, first + o.flux_batch, at::kLong);
           const at::Tensor x0 = sampling::pack_latent(latents.index_select(0, idx));  // [B, L_img, 64]
@@ -341,24 +400,29 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
           const at::Tensor t = at::full({o.flux_batch}, tv, at::kFloat);
           const at::Tensor xt = (1 - tv) * x0 + tv * noise;
           const at::Tensor other = (idx + 1) % o.pictures;
-          own += velocity_loss(xt, t, t5_ids.index_select(0, idx), clip_ids.index_select(0, idx), noise - x0)
-                     .item<double>();
-          moved += velocity_loss(xt, t, t5_moved.narrow(0, first, o.flux_batch),
-                                 clip_moved.narrow(0, first, o.flux_batch), noise - x0)
-                       .item<double>();
-          rolled += velocity_loss(xt, t, t5_ids.index_select(0, other), clip_ids.index_select(0, other), noise - x0)
-                        .item<double>();
+          for (std::size_t v = 0; v < variants.size(); ++v) {
+            const Tokens tok = variants[v].second(first, idx, other);
+            sums[v] += velocity_loss(xt, t, tok.first, tok.second, noise - x0).item<double>();
+          }
         }
         const double batches = double(n / o.flux_batch);
-        char buf[112];
-        std::snprintf(buf, sizeof(buf), " t %.2f: %.4f / %.4f / %.4f;", tv, own / batches, moved / batches,
-                      rolled / batches);
+        char buf[32];
+        std::snprintf(buf, sizeof(buf), " t %.2f:", tv);
         line += buf;
+        for (std::size_t v = 0; v < sums.size(); ++v) {
+          std::snprintf(buf, sizeof(buf), "%s %.4f", v == 0 ? "" : " /", sums[v] / batches);
+          line += buf;
+        }
+        line += ';';
       }
       line.pop_back();
       losses.say(line);
     };
 
+    // --clip-dropout: the empty caption's CLIP tokens in place of a share of the batch's, so that the model cannot
+    // take everything from CLIP's pooled vector (which modulates every token alike and so cannot say where) and must
+    // read the T5 tokens through attention — the only path on which a place word can reach the right tokens.
+    const at::Tensor clip_empty = text.clip_tokenizer->encode_tensor("", kClipLength);  // [1, 77]
     const auto t0 = Clock::now();
     std::vector<at::Tensor> ema;
     for (const auto& p : params) ema.push_back(p.detach().clone());
@@ -377,9 +441,13 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       const at::Tensor t = at::where(pick, uniform, logit_normal);
       const at::Tensor tt = t.view({o.flux_batch, 1, 1});
       const at::Tensor xt = (1 - tt) * x0 + tt * noise;
+      at::Tensor clip = clip_ids.index_select(0, idx);  // [B, 77]
+      if (o.clip_dropout > 0) {
+        const at::Tensor drop = (at::rand({o.flux_batch}, gen, at::kFloat) < o.clip_dropout).view({-1, 1});  // [B, 1]
+        clip = at::where(drop, clip_empty.expand_as(clip), clip);
+      }
       opt.zero_grad();
-      const at::Tensor loss =
-          velocity_loss(xt, t, t5_ids.index_select(0, idx), clip_ids.index_select(0, idx), noise - x0);
+      const at::Tensor loss = velocity_loss(xt, t, t5_ids.index_select(0, idx), clip, noise - x0);
       loss.backward();
       torch::nn::utils::clip_grad_norm_(params, 1.0);
       opt.step();
@@ -415,17 +483,18 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     std::snprintf(b, sizeof(b), "%.9g", v);
     return std::string(b);
   };
-  io::save_safetensors(report.weights_path, tensors,
-                       {{"format", "dype-demo-1"},
-                        {"vae_scale_factor", num(report.vae_scale)},
-                        {"vae_shift_factor", num(report.vae_shift)},
-                        {"t5_length", std::to_string(t5_len)},
-                        {"base_resolution", std::to_string(o.resolution)},
-                        {"seed", std::to_string(o.seed)},
-                        {"vae_steps", std::to_string(o.vae_steps)},
-                        {"flux_steps", std::to_string(o.flux_steps)},
-                        {"pictures", std::to_string(o.pictures)},
-                        {"final_loss", num(report.final_flux_loss)}});
+  std::map<std::string, std::string> metadata = demo_transformer_metadata(shape);
+  metadata.insert({{"format", "dype-demo-1"},
+                   {"vae_scale_factor", num(report.vae_scale)},
+                   {"vae_shift_factor", num(report.vae_shift)},
+                   {"t5_length", std::to_string(t5_len)},
+                   {"base_resolution", std::to_string(o.resolution)},
+                   {"seed", std::to_string(o.seed)},
+                   {"vae_steps", std::to_string(o.vae_steps)},
+                   {"flux_steps", std::to_string(o.flux_steps)},
+                   {"pictures", std::to_string(o.pictures)},
+                   {"final_loss", num(report.final_flux_loss)}});
+  io::save_safetensors(report.weights_path, tensors, metadata);
   losses.flush();
   report.plot_path = (fs::path(o.output_dir) / "loss.png").string();
   image::write_png(report.plot_path, plot_losses(read_loss_csv(report.loss_path)), 8);

@@ -27,8 +27,11 @@
 // colour, place) its own direction; their backward passes cost little next to the transformer's (T5 d 32, CLIP d 64).
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "core/pipeline/demo_transformer_shape.h"
 
 namespace dype::train {
 
@@ -48,10 +51,13 @@ struct DemoTrainingOptions {
   double flux_lr = 5e-4;
   double ema_decay = 0.999;
   double uniform_t_share = 0.5;  // share of t drawn uniformly instead of logit-normal
+  double clip_dropout = 0.0;     // share of samples trained with the empty caption's CLIP tokens (T5 kept)
   bool train_text = true;        // train the text encoders with the transformer (false: frozen at their random start)
   std::string
-      continue_from;       // a demo weights file: keep its autoencoder, train its text encoders and transformer further
-  std::string vae_from;    // a demo weights file: keep its autoencoder, train text encoders and transformer anew
+      continue_from;     // a demo weights file: keep its autoencoder, train its text encoders and transformer further
+  std::string vae_from;  // a demo weights file: keep its autoencoder, train text encoders and transformer anew
+  // The transformer's size (unset: the built-in model's, or the file's with --continue).
+  std::optional<DemoTransformerShape> shape;
   int check_every = 2000;  // caption check every N transformer steps (0: only at the end)
   // Threads: the autoencoder's convolutions use both cores well; the small transformer runs faster on one.
   int vae_threads = 2;

@@ -2,8 +2,8 @@
 // The demo model (issue 12). The built-in trained demo (resources/demo/trained/demo.safetensors, compiled in) loads
 // with its conventions and draws the backgrounds its captions say at its base resolution. A `dype train-demo` run of a
 // few steps writes a file that loads back through --demo-weights with the conventions it was trained with (base
-// resolution and T5 length from its metadata, 20 steps, schnell-style) and trains its text encoders; broken weights
-// files are refused with messages that name the file and the fix.
+// resolution, T5 length and transformer size from its metadata, 20 steps, schnell-style) and trains its text
+// encoders; broken weights files are refused with messages that name the file and the fix.
 #include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
@@ -29,10 +29,15 @@ class TestDemoTrained : public QObject {
   ModelPaths paths_;  // the trained demo from report_.weights_path
   std::unique_ptr<FluxPipeline> pipe_;
 
+  // The size initTestCase trains: not the built-in one, so that everything below also checks that the transformer's
+  // size comes from the file (hidden 64 = 2 heads × 32, rope axes 4/14/14, 1 + 1 blocks, RoPE theta 100).
+  const DemoTransformerShape kSmall{64, 2, 1, 1, 100.0};
+
  private slots:
   void initTestCase() {
     // A few steps at 64 px: this checks the file, its loading and its conventions, not picture quality.
     train::DemoTrainingOptions o;
+    o.shape = kSmall;
     o.output_dir = dir_.filePath(QStringLiteral("run")).toStdString();
     o.resolution = 64;
     o.vae_steps = 2;
@@ -157,6 +162,38 @@ class TestDemoTrained : public QObject {
         QCOMPARE(dy, 0.0);
       }
     }
+  }
+
+  // `dype train-demo --hidden/--heads/--double/--single/--theta`: the size is written into the file's metadata and
+  // read back by the loader (initTestCase's smaller model loaded and generated above); --continue keeps it.
+  void transformerSizeTravelsInTheFile() {
+    auto store = io::TensorStore::open(report_.weights_path);
+    const auto& meta = store->files().front()->metadata();
+    QVERIFY(demo_transformer_shape(meta) == kSmall);
+    const flux::FluxConfig c = trained_demo_flux_config(kSmall);
+    QCOMPARE(c.axes_dim, (std::vector<std::int64_t>{4, 14, 14}));  // FLUX's 16/56/56 of 128, for a 32 head
+    QCOMPARE(c.theta, 100.0);
+    QVERIFY(!c.guidance_embed);
+    // The built-in file predates these keys: it has the default size.
+    QVERIFY(demo_transformer_shape({}) == DemoTransformerShape{});
+    const std::string heads = test::error_of([] { demo_transformer_shape({{"num_heads", "3"}}); });
+    QVERIFY2(heads.find("head size") != std::string::npos, heads.c_str());
+    const std::string theta = test::error_of([] { demo_transformer_shape({{"theta", "fast"}}); });
+    QVERIFY2(theta.find("'theta'") != std::string::npos, theta.c_str());
+
+    train::DemoTrainingOptions o;
+    o.output_dir = dir_.filePath(QStringLiteral("continued")).toStdString();
+    o.resolution = 64;
+    o.pictures = 4;
+    o.flux_steps = 1;
+    o.flux_batch = 2;
+    o.check_every = 0;
+    o.continue_from = report_.weights_path;
+    const train::TrainingReport r = train::train_demo(o, [](const std::string&) {});
+    QVERIFY(demo_transformer_shape(io::TensorStore::open(r.weights_path)->files().front()->metadata()) == kSmall);
+    o.shape = DemoTransformerShape{};
+    const std::string other = test::error_of([&] { train::train_demo(o, [](const std::string&) {}); });
+    QVERIFY2(other.find("--hidden") != std::string::npos, other.c_str());
   }
 
   void brokenWeightsAreRefusedWithTheirName() {
