@@ -7,17 +7,21 @@
 //
 //   bench_dype_effect [--seeds 32] [--captions 8] [--scales 1,2,4] [--methods all|name,name...] [--steps N]
 //                     [--sheet FILE.png] [--sheet-seed 0] [--sheet-caption 0] [--csv FILE] [--threads 2]
-//                     [--demo-weights FILE]
+//                     [--demo-weights FILE] [--pattern-scale 1]
 //
 // Methods (rows): none (plain RoPE extrapolation), pi, ntk, yarn (static: full strength at every step),
 // dy-pi, dy-ntk, dy-yarn-paper, dy-yarn-comfy, vision-yarn (DyPE: strength κ(t) = λs·t^λt), and the same with the
 // resolution-dependent time shift (FLUX dev's rule, clamp) as "+shift" rows: none+shift, dy-yarn-paper+shift.
-// At 1× every method is plain RoPE (nothing to extrapolate), so 1× runs once and is reported as "base".
+// At 1× every method is plain RoPE (nothing to extrapolate), so 1× runs once and is reported as "base"; beside it
+// the row "autoencoder" scores the caption's own drawing (its look drawn per seed) encoded and decoded by the model's
+// autoencoder — the most a transformer decoded by it can score.
 // Cells: accepted (colour, exactly one object, its place and the background right), colour found, mean object-count
 // error |components − 1|, mean seconds per picture. Prints figures, asserts nothing.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -30,6 +34,7 @@
 #include "core/image/resize.h"
 #include "core/pipeline/demo_model.h"
 #include "core/pipeline/flux_pipeline.h"
+#include "core/shapes/render.h"
 #include "core/shapes/scene.h"
 #include "core/shapes/score.h"
 
@@ -86,13 +91,13 @@ int main(int argc, char** argv) {
   try {
     const bench::Options o(argc, argv,
                            {"seeds", "captions", "scales", "methods", "steps", "sheet", "sheet-seed", "sheet-caption",
-                            "csv", "threads", "demo-weights"},
+                            "csv", "threads", "demo-weights", "pattern-scale"},
                            {});
     if (o.help()) {
       std::printf(
           "bench_dype_effect [--seeds 32] [--captions 8] [--scales 1,2,4] [--methods all|a,b] [--steps N]\n"
           "                  [--sheet FILE.png] [--sheet-seed 0] [--sheet-caption 0] [--csv FILE] [--threads 2]\n"
-          "                  [--demo-weights FILE]\nmethods:");
+          "                  [--demo-weights FILE] [--pattern-scale 1 (the autoencoder row's patterns)]\nmethods:");
       for (const Method& m : kMethods) std::printf(" %s", m.name.c_str());
       std::printf("\n");
       return 0;
@@ -132,6 +137,35 @@ int main(int argc, char** argv) {
     if (o.has("csv")) {
       csv.open(o.str("csv"));
       csv << "scale,method,caption,seed,accepted,colour_ok,count_ok,place_ok,background_ok,objects,seconds\n";
+    }
+    if (std::find(scales.begin(), scales.end(), 1) != scales.end()) {
+      PipelineComponents parts = load_trained_demo_components(at::kCPU, at::kFloat, at::kCPU, paths.demo_weights);
+      Cell& c = table[{1, "autoencoder"}];
+      const double pattern_scale = o.real("pattern-scale", 1.0);  // the look's stripe / dot period (scene.h)
+      at::NoGradGuard no_grad;
+      for (int ci = 0; ci < ncap; ++ci) {
+        for (int seed = 0; seed < seeds; ++seed) {
+          shapes::Scene scene = shapes::parse_caption(kCaptions[ci]);
+          scene.look =
+              shapes::random_scene(static_cast<std::uint64_t>(seed), static_cast<std::uint64_t>(ci), pattern_scale)
+                  .look;
+          const auto t0 = std::chrono::steady_clock::now();
+          const at::Tensor x = image::rgb_to_tensor(shapes::render(scene, base, base));  // [1, 3, S, S]
+          const RgbImage back = image::tensor_to_rgb(parts.vae->decode(parts.vae->encode(x)).clamp(-1, 1));
+          const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const shapes::Score sc = shapes::score(back, scene);
+          ++c.n;
+          c.accepted += sc.accepted();
+          c.colour += sc.colour_ok;
+          c.count_error += sc.count_error();
+          c.seconds += sec;
+          if (csv.is_open())
+            csv << 1 << ",autoencoder,\"" << kCaptions[ci] << "\"," << seed << ',' << sc.accepted() << ','
+                << sc.colour_ok << ',' << sc.count_ok << ',' << sc.place_ok << ',' << sc.background_ok << ','
+                << sc.components << ',' << sec << '\n';
+        }
+      }
+      std::fprintf(stderr, "  1× %-20s accepted %d/%d\n", "autoencoder", c.accepted, c.n);
     }
     for (std::size_t si = 0; si < scales.size(); ++si) {
       const int scale = scales[si];
@@ -184,6 +218,12 @@ int main(int argc, char** argv) {
     std::printf("\n| size | method | accepted | colour found | mean count error | s / picture |\n");
     std::printf("|---|---|---|---|---|---|\n");
     for (int scale : scales) {
+      if (auto it = table.find({scale, "autoencoder"}); it != table.end()) {
+        const Cell& c = it->second;
+        std::printf("| %d² (%d×) | autoencoder round trip | %.0f %% (%d/%d) | %.0f %% | %.2f | %.2f |\n", base, scale,
+                    100.0 * c.accepted / c.n, c.accepted, c.n, 100.0 * c.colour / c.n, c.count_error / c.n,
+                    c.seconds / c.n);
+      }
       for (const Method& m : methods) {
         const std::string name = scale == 1 ? "base" : m.name;
         auto it = table.find({scale, name});

@@ -28,8 +28,11 @@ const char* kHelp =
     "       dype train-demo --plot DIR/loss.csv      draws DIR/loss.png from a loss log again\n\n"
     "  --seed N            data and initialisation seed (default 1)\n"
     "  --resolution PX     base resolution of the pictures (default 128)\n"
+    "  --pattern-scale X   stripe and dot periods × X (default 1: 0.08–0.16 of the side), in every phase\n"
     "  --vae-steps N       autoencoder steps (default 3000), --vae-lr X (5e-4), --vae-batch N (pictures per step at\n"
     "                      the first size, 2), --vae-sizes A,B (whole-picture sizes cycled through, 128,256)\n"
+    "  --decoder-steps N   then the decoder alone N steps on the encoder's latent means (default 0): sharper\n"
+    "                      pictures, the latent space unchanged (also with --continue FILE --steps 0)\n"
     "  --pictures N        cached training pictures for the transformer (default 16384)\n"
     "  --steps N           transformer steps (default 30000), --batch N (8), --lr X (5e-4), --ema X (0.999)\n"
     "  --uniform-t X       share of t drawn uniformly, the rest logit-normal (default 0.5)\n"
@@ -62,10 +65,11 @@ int cmd_train_demo(int argc, char** argv) {
     std::printf("wrote %s\n", png.c_str());
     return 0;
   }
-  a.allow_only({"output",   "seed",        "resolution",  "vae-steps",   "vae-batch", "vae-sizes",   "vae-lr",
-                "pictures", "steps",       "batch",       "lr",          "ema",       "uniform-t",   "continue",
-                "vae-from", "frozen-text", "check-every", "vae-threads", "threads",   "log-every",   "help",
-                "hidden",   "heads",       "double",      "single",      "theta",     "clip-dropout"});
+  a.allow_only({"output",    "seed",      "resolution",   "vae-steps",     "vae-batch",    "vae-sizes",
+                "vae-lr",    "pictures",  "steps",        "batch",         "lr",           "ema",
+                "uniform-t", "continue",  "vae-from",     "frozen-text",   "check-every",  "vae-threads",
+                "threads",   "log-every", "help",         "hidden",        "heads",        "double",
+                "single",    "theta",     "clip-dropout", "decoder-steps", "pattern-scale"});
   train::DemoTrainingOptions o;
   o.output_dir = a.get_or("output", "");
   const long long seed = a.get_int("seed", 1);
@@ -78,6 +82,7 @@ int cmd_train_demo(int argc, char** argv) {
     return static_cast<int>(v);
   };
   o.resolution = i("resolution", o.resolution);
+  o.pattern_scale = a.get_double("pattern-scale", o.pattern_scale);
   o.vae_steps = i("vae-steps", o.vae_steps);
   o.vae_batch = i("vae-batch", o.vae_batch);
   if (auto sizes = a.get("vae-sizes")) {
@@ -92,6 +97,7 @@ int cmd_train_demo(int argc, char** argv) {
     }
   }
   o.vae_lr = a.get_double("vae-lr", o.vae_lr);
+  o.decoder_steps = i("decoder-steps", o.decoder_steps);
   o.pictures = i("pictures", o.pictures);
   o.flux_steps = i("steps", o.flux_steps);
   o.flux_batch = i("batch", o.flux_batch);
@@ -121,10 +127,10 @@ int cmd_train_demo(int argc, char** argv) {
     std::fflush(stdout);
   });
   std::printf(
-      "trained: %s (latent scale %.5f, shift %.5f; reconstruction %.2f dB; final loss %.5f); autoencoder %.0f s, "
-      "latents %.0f s, transformer %.0f s\n",
-      r.weights_path.c_str(), r.vae_scale, r.vae_shift, r.vae_psnr, r.final_flux_loss, r.seconds_vae, r.seconds_latents,
-      r.seconds_flux);
+      "trained: %s (latent scale %.5f, shift %.5f; reconstruction %.2f dB, %d/%d accepted; final loss %.5f); "
+      "autoencoder %.0f s, decoder %.0f s, latents %.0f s, transformer %.0f s\n",
+      r.weights_path.c_str(), r.vae_scale, r.vae_shift, r.vae_psnr, r.round_trips_accepted, r.round_trips,
+      r.final_flux_loss, r.seconds_vae, r.seconds_decoder, r.seconds_latents, r.seconds_flux);
   return 0;
 }
 

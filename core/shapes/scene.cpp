@@ -206,7 +206,9 @@ bool is_distinguishable(const Scene& s) {
   return distance_to_segment(o, rgb_of(b.colour), far) >= kMinSeparation;
 }
 
-Scene random_scene(std::uint64_t seed, std::uint64_t index) {
+Scene random_scene(std::uint64_t seed, std::uint64_t index, double pattern_scale) {
+  if (!(pattern_scale > 0 && pattern_scale <= 4))
+    throw InvalidArgument("shapes: the pattern scale must be in (0, 4], got " + std::to_string(pattern_scale));
   SplitMix rng{seed * 0x100000001B3ull ^ (index + 1) * 0x9E3779B97F4A7C15ull};
   for (;;) {
     Scene s;
@@ -229,7 +231,7 @@ Scene random_scene(std::uint64_t seed, std::uint64_t index) {
     s.look.dy = rng.uniform(-0.015, 0.015);
     s.look.rotation = rng.uniform(-0.3, 0.3);
     s.look.pattern_angle = rng.below(3);
-    s.look.pattern_period = rng.uniform(0.08, 0.16);
+    s.look.pattern_period = pattern_scale * rng.uniform(0.08, 0.16);
     if (is_distinguishable(s)) return s;
   }
 }

@@ -81,8 +81,10 @@ Scene parse_caption(const std::string& text);
 bool is_distinguishable(const Scene& s);
 
 // Scene number `index` of the data set drawn with `seed`: deterministic on every machine (own generator, no
-// std::distribution), each field uniform over its legal choices.
-Scene random_scene(std::uint64_t seed, std::uint64_t index);
+// std::distribution), each field uniform over its legal choices. Stripe and dot periods are 0.08–0.16 of the
+// shorter side times `pattern_scale` (the same draws for every scale): at a 128 px base the unscaled periods are
+// 10–20 px, about two of the autoencoder's 8 px latent cells, which its tiny decoder blurs away (bench/NOTES.md).
+Scene random_scene(std::uint64_t seed, std::uint64_t index, double pattern_scale = 1.0);
 
 // Eight fixed captions that between them use every shape, colour, place and background kind, each distinguishable
 // for the scorer: the demo model's measurement set (bench_dype_effect, and the built-in model's test).

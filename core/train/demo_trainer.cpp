@@ -21,6 +21,7 @@
 #include "core/sampling/pack.h"
 #include "core/shapes/render.h"
 #include "core/shapes/scene.h"
+#include "core/shapes/score.h"
 #include "core/train/loss_plot.h"
 
 namespace dype::train {
@@ -34,7 +35,7 @@ void DemoTrainingOptions::validate() const {
   need(!output_dir.empty(), "--output DIR is required");
   need(resolution >= 64 && resolution <= 1024 && resolution % 16 == 0,
        "--resolution must be a multiple of 16 in 64…1024");
-  need(vae_steps >= 0 && flux_steps >= 0, "step counts must be ≥ 0");
+  need(vae_steps >= 0 && decoder_steps >= 0 && flux_steps >= 0, "step counts must be ≥ 0");
   need(vae_batch >= 1 && flux_batch >= 1, "batch sizes must be ≥ 1");
   need(!vae_sizes.empty(), "--vae-sizes needs at least one size");
   for (int s : vae_sizes)
@@ -48,6 +49,7 @@ void DemoTrainingOptions::validate() const {
   need(clip_dropout >= 0 && clip_dropout <= 1, "--clip-dropout must be in [0, 1]");
   need(continue_from.empty() || vae_from.empty(), "--continue and --vae-from cannot be combined");
   need(check_every >= 0, "--check-every must be ≥ 0");
+  need(pattern_scale > 0 && pattern_scale <= 4, "--pattern-scale must be in (0, 4]");
   if (shape) trained_demo_flux_config(*shape);  // InvalidArgument naming the impossible size
 }
 
@@ -101,13 +103,13 @@ class RecordingWeights : public io::WeightSource {
 };
 
 // Pictures as [B, 3, S, S] in [−1, 1], drawn in parallel (the renderer is plain C++).
-at::Tensor render_batch(std::uint64_t seed, std::int64_t first, std::int64_t count, int size,
+at::Tensor render_batch(std::uint64_t seed, double pattern_scale, std::int64_t first, std::int64_t count, int size,
                         std::vector<std::string>* captions = nullptr) {
   at::Tensor out = at::empty({count, 3, size, size}, at::kFloat);  // [B, 3, S, S]
   std::vector<std::string> caps(static_cast<std::size_t>(count));
   at::parallel_for(0, count, 1, [&](std::int64_t b0, std::int64_t b1) {
     for (std::int64_t b = b0; b < b1; ++b) {
-      const shapes::Scene scene = shapes::random_scene(seed, static_cast<std::uint64_t>(first + b));
+      const shapes::Scene scene = shapes::random_scene(seed, static_cast<std::uint64_t>(first + b), pattern_scale);
       out[b].copy_(image::rgb_to_tensor(shapes::render(scene, size, size))[0]);
       caps[static_cast<std::size_t>(b)] = shapes::caption(scene);
     }
@@ -174,7 +176,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   LossLog losses(report.loss_path, log);
   at::Generator gen = at::detail::createCPUGenerator(o.seed);
   const std::uint64_t vae_data_seed = o.seed * 1000 + 1, flux_data_seed = o.seed * 1000 + 2;
-  const std::uint64_t held_out_seed = o.seed * 1000 + 3;
+  const std::uint64_t held_out_seed = o.seed * 1000 + 3, decoder_data_seed = o.seed * 1000 + 5;
 
   // A weights file to start from: --continue keeps its autoencoder and trains its text encoders and transformer
   // further; --vae-from keeps only its autoencoder.
@@ -218,6 +220,16 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   vae::AutoEncoderConfig vc = trained_demo_vae_config();
   vae::AutoEncoder ae(vae_w, vc);
   vae_w.finish();
+  // Whole pictures, cycling through sizes (see the header); larger sizes get fewer pictures, so that every step costs
+  // about the same.
+  auto picture_size = [&](int step) { return o.vae_sizes[static_cast<std::size_t>(step) % o.vae_sizes.size()]; };
+  auto pictures_at = [&](int size) {
+    const int small = o.vae_sizes.front();
+    return std::max<std::int64_t>(1, o.vae_batch * small * small / (size * size));
+  };
+  auto reconstruction_loss = [](const at::Tensor& rec, const at::Tensor& x) {
+    return (rec - x).abs().mean() + (rec - x).pow(2).mean();
+  };
   if (!start) {
     const auto t0 = Clock::now();
     torch::optim::Adam opt(vae_w.trainable(), torch::optim::AdamOptions(o.vae_lr));
@@ -225,12 +237,9 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     for (int step = 0; step < o.vae_steps; ++step) {
       const double lr = learning_rate(o.vae_lr, step, o.vae_steps, 100);
       set_lr(opt, lr);
-      // Whole pictures, cycling through sizes (see the header); larger sizes get fewer pictures, so that every
-      // step costs about the same.
-      const int size = o.vae_sizes[static_cast<std::size_t>(step) % o.vae_sizes.size()];
-      const int small = o.vae_sizes.front();
-      const std::int64_t batch = std::max<std::int64_t>(1, o.vae_batch * small * small / (size * size));
-      const at::Tensor x = render_batch(vae_data_seed, next_picture, batch, size);  // [B, 3, S, S]
+      const int size = picture_size(step);
+      const std::int64_t batch = pictures_at(size);
+      const at::Tensor x = render_batch(vae_data_seed, o.pattern_scale, next_picture, batch, size);  // [B, 3, S, S]
       next_picture += batch;
       opt.zero_grad();
       const at::Tensor moments = ae->encoder()->forward(x);  // [B, 2z, c/8, c/8]
@@ -239,7 +248,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       const at::Tensor z = mean + (0.5 * logvar).exp() * at::randn(mean.sizes(), gen, at::kFloat);
       const at::Tensor rec = ae->decoder()->forward(z);  // [B, 3, c, c]
       const at::Tensor kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean();
-      const at::Tensor loss = (rec - x).abs().mean() + (rec - x).pow(2).mean() + 1e-6 * kl;
+      const at::Tensor loss = reconstruction_loss(rec, x) + 1e-6 * kl;
       loss.backward();
       opt.step();
       losses.add("autoencoder", step + 1, loss.item<double>(), lr, seconds_since(t0), o.log_every);
@@ -247,6 +256,36 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     report.seconds_vae = seconds_since(t0);
   }
   for (const auto& [name, t] : vae_w.taken()) t.requires_grad_(false);
+  // 1b. The decoder alone on the encoder's means (header): the autoencoder's blur, not the transformer, was what
+  // kept rings and stripes from the scorer (bench/NOTES.md).
+  if (o.decoder_steps > 0) {
+    const auto t0 = Clock::now();
+    std::vector<at::Tensor> decoder_params;
+    for (const auto& [name, t] : vae_w.taken())
+      if (name.rfind("decoder.", 0) == 0) decoder_params.push_back(t.requires_grad_(true));
+    torch::optim::Adam opt(decoder_params, torch::optim::AdamOptions(o.vae_lr));
+    std::int64_t next_picture = 0;
+    for (int step = 0; step < o.decoder_steps; ++step) {
+      const double lr = learning_rate(o.vae_lr, step, o.decoder_steps, 100);
+      set_lr(opt, lr);
+      const int size = picture_size(step);
+      const std::int64_t batch = pictures_at(size);
+      const at::Tensor x = render_batch(decoder_data_seed, o.pattern_scale, next_picture, batch, size);  // [B, 3, S, S]
+      next_picture += batch;
+      at::Tensor mean;
+      {
+        at::NoGradGuard no_grad;
+        mean = ae->encoder()->forward(x).narrow(1, 0, vc.z_channels);  // [B, z, S/8, S/8]
+      }
+      opt.zero_grad();
+      const at::Tensor loss = reconstruction_loss(ae->decoder()->forward(mean), x);
+      loss.backward();
+      opt.step();
+      losses.add("decoder", o.vae_steps + step + 1, loss.item<double>(), lr, seconds_since(t0), o.log_every);
+    }
+    for (const at::Tensor& t : decoder_params) t.requires_grad_(false);
+    report.seconds_decoder = seconds_since(t0);
+  }
 
   // 2. Latent statistics and the transformer's data: latents (the encoder's means) and caption tokens.
   const auto t1 = Clock::now();
@@ -268,7 +307,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   at::Tensor t5_recolour = at::empty({n_check, t5_len}, at::kLong);         // [n, L_txt]
   at::Tensor clip_recolour = at::empty({n_check, kClipLength}, at::kLong);  // [n, 77]
   for (std::int64_t i = 0; i < n_check; ++i) {
-    const shapes::Scene scene = shapes::random_scene(flux_data_seed, static_cast<std::uint64_t>(i));
+    const shapes::Scene scene = shapes::random_scene(flux_data_seed, static_cast<std::uint64_t>(i), o.pattern_scale);
     shapes::Scene moved = scene;
     moved.place = static_cast<shapes::Place>((static_cast<int>(scene.place) + 4) % shapes::kPlaceCount);
     tokenize(shapes::caption(moved), t5_moved, clip_moved, i);
@@ -288,7 +327,8 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
       const std::int64_t n = std::min<std::int64_t>(chunk, o.pictures - first);
       std::vector<std::string> caps;
       auto tp = Clock::now();
-      const at::Tensor x = render_batch(flux_data_seed, first, n, o.resolution, &caps);  // [n, 3, S, S]
+      const at::Tensor x =
+          render_batch(flux_data_seed, o.pattern_scale, first, n, o.resolution, &caps);  // [n, 3, S, S]
       s_render += seconds_since(tp);
       tp = Clock::now();
       latents.narrow(0, first, n).copy_(ae->encoder()->forward(x).narrow(1, 0, vc.z_channels));
@@ -308,15 +348,27 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     vc.scale_factor = report.vae_scale;
     vc.shift_factor = report.vae_shift;
 
-    // Reconstruction of held-out whole pictures through the latent space the transformer will produce.
-    const at::Tensor x = render_batch(held_out_seed, 0, 16, o.resolution);  // [16, 3, S, S]
+    // Reconstruction of held-out whole pictures through the latent space the transformer will produce: PSNR over
+    // the first 16 (the figure earlier runs report), the scorer over all 64 — the best a transformer whose pictures
+    // this decoder draws can score.
+    std::vector<std::string> held_out_captions;
+    const at::Tensor x =
+        render_batch(held_out_seed, o.pattern_scale, 0, 64, o.resolution, &held_out_captions);  // [64, 3, S, S]
     const at::Tensor mean = ae->encoder()->forward(x).narrow(1, 0, vc.z_channels);
-    const at::Tensor rec = ae->decoder()->forward(mean).clamp(-1, 1);
-    const double mse = (rec - x).pow(2).mean().item<double>() / 4.0;  // on a [0, 1] scale
+    const at::Tensor rec = ae->decoder()->forward(mean).clamp(-1, 1);                                   // [64, 3, S, S]
+    const double mse = (rec.narrow(0, 0, 16) - x.narrow(0, 0, 16)).pow(2).mean().item<double>() / 4.0;  // [0, 1]
     report.vae_psnr = -10.0 * std::log10(std::max(mse, 1e-12));
-    char buf[200];
-    std::snprintf(buf, sizeof(buf), "latents: shift %.5f, scale %.5f; held-out reconstruction PSNR %.2f dB (%.0f s)",
-                  report.vae_shift, report.vae_scale, report.vae_psnr, seconds_since(t1));
+    report.round_trips = static_cast<int>(held_out_captions.size());
+    for (std::size_t i = 0; i < held_out_captions.size(); ++i) {
+      const RgbImage im = image::tensor_to_rgb(rec.narrow(0, static_cast<std::int64_t>(i), 1));
+      report.round_trips_accepted += shapes::score(im, shapes::parse_caption(held_out_captions[i])).accepted();
+    }
+    char buf[240];
+    std::snprintf(buf, sizeof(buf),
+                  "latents: shift %.5f, scale %.5f; held-out reconstruction PSNR %.2f dB, accepted by the scorer "
+                  "%d/%d (%.0f s)",
+                  report.vae_shift, report.vae_scale, report.vae_psnr, report.round_trips_accepted, report.round_trips,
+                  seconds_since(t1));
     losses.say(buf);
   }
   report.seconds_latents = seconds_since(t1);
@@ -491,6 +543,8 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
                    {"base_resolution", std::to_string(o.resolution)},
                    {"seed", std::to_string(o.seed)},
                    {"vae_steps", std::to_string(o.vae_steps)},
+                   {"decoder_steps", std::to_string(o.decoder_steps)},
+                   {"pattern_scale", num(o.pattern_scale)},
                    {"flux_steps", std::to_string(o.flux_steps)},
                    {"pictures", std::to_string(o.pictures)},
                    {"final_loss", num(report.final_flux_loss)}});

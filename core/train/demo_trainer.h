@@ -9,6 +9,8 @@
 //    normalisation and attention see what they see at inference (a VAE trained on 64² crops reconstructed whole
 //    256² pictures at 16 dB), and not smaller ones (at 64² stripes and dots approach the 8 px latent cell, a
 //    harder task than any picture the model generates).
+//    Then (decoder_steps) the decoder alone on the frozen encoder's latent means, which is what it decodes at
+//    inference: sharper pictures in the same latent space.
 // 2. Latent statistics: the encoder's means over the transformer's training pictures give the VAE's shift and scale
 //    (FLUX's own 0.1159 / 0.3611 play this role), so that the transformer sees unit-variance latents.
 // 3. Transformer (trained_demo_flux_config) and text encoders: rectified flow as FLUX — x_t = (1 − t)·x0 + t·ε,
@@ -38,12 +40,17 @@ namespace dype::train {
 struct DemoTrainingOptions {
   std::string output_dir;  // demo.safetensors, loss.csv, loss.png written here (created if missing)
   std::uint64_t seed = 1;
-  int resolution = 128;  // base resolution of the pictures (multiple of 16)
+  int resolution = 128;        // base resolution of the pictures (multiple of 16)
+  double pattern_scale = 1.0;  // stripe and dot periods of the pictures (shapes::random_scene), every phase
   // Autoencoder.
   int vae_steps = 3000;
   int vae_batch = 2;                        // pictures per step at the first size; fewer at larger ones
   std::vector<int> vae_sizes = {128, 256};  // cycled through, one size per step
   double vae_lr = 5e-4;
+  // Then the decoder alone, on the (frozen) encoder's latent means: what the transformer's latents look like at
+  // inference. Sharper pictures without moving the latent space, so it also serves a model whose transformer is
+  // already trained (--continue FILE --steps 0 --decoder-steps N).
+  int decoder_steps = 0;
   // Transformer.
   int pictures = 16384;  // cached (latent, caption) pairs
   int flux_steps = 30000;
@@ -70,9 +77,12 @@ struct DemoTrainingOptions {
 struct TrainingReport {
   std::string weights_path, loss_path, plot_path;  // demo.safetensors, loss.csv, loss.png
   double vae_scale = 0, vae_shift = 0;
-  double vae_psnr = 0;         // reconstruction of held-out whole pictures, dB
+  double vae_psnr = 0;  // reconstruction of held-out whole pictures, dB
+  // The scorer (core/shapes/score.h) on those reconstructions: the ceiling of what a transformer decoded by this
+  // autoencoder can score.
+  int round_trips = 0, round_trips_accepted = 0;
   double final_flux_loss = 0;  // mean over the last log window
-  double seconds_vae = 0, seconds_latents = 0, seconds_flux = 0;
+  double seconds_vae = 0, seconds_decoder = 0, seconds_latents = 0, seconds_flux = 0;
 };
 
 // Runs the recipe. `log` receives one line per log window and phase change (also written to loss.csv).

@@ -31,7 +31,8 @@ LossCurves read_loss_csv(const std::string& path) {
     } catch (const std::exception&) {
       throw FormatError(path + ":" + std::to_string(n) + ": step and loss must be numbers");
     }
-    (phase == "autoencoder" ? c.autoencoder : c.transformer).push_back(p);
+    // The decoder-only steps continue the autoencoder's curve (their step numbers follow its last).
+    (phase == "autoencoder" || phase == "decoder" ? c.autoencoder : c.transformer).push_back(p);
   }
   return c;
 }

@@ -1,9 +1,10 @@
 // test-deps: pipeline shapes train
 // The demo model (issue 12). The built-in trained demo (resources/demo/trained/demo.safetensors, compiled in) loads
-// with its conventions and draws the backgrounds its captions say at its base resolution. A `dype train-demo` run of a
-// few steps writes a file that loads back through --demo-weights with the conventions it was trained with (base
-// resolution, T5 length and transformer size from its metadata, 20 steps, schnell-style) and trains its text
-// encoders; broken weights files are refused with messages that name the file and the fix.
+// with its conventions and draws most of the reference captions as captioned at its base resolution. A `dype
+// train-demo` run of a few steps writes a file that loads back through --demo-weights with the conventions it was
+// trained with (base resolution, T5 length and transformer size from its metadata, 20 steps, schnell-style) and
+// trains its text encoders; --decoder-steps trains the decoder and nothing else; broken weights files are refused
+// with messages that name the file and the fix.
 #include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
@@ -102,10 +103,11 @@ class TestDemoTrained : public QObject {
     const auto pipe = FluxPipeline::load(paths, LoadOptions{});
     QCOMPARE(pipe->base_resolution(), kTrainedDemoBase);
     QCOMPARE(QString::fromStdString(pipe->label()), QString::fromStdString(trained_demo_label(kTrainedDemoBase)));
-    int plain = 0, right = 0, accepted = 0;
+    // All 8 reference captions, striped and dotted included (bench_dype_effect over 32 seeds: 79 % accepted; seed 0
+    // draws 6 of the 8 as captioned and 7 of the 8 backgrounds — the dots are the weak point).
+    int n = 0, right = 0, accepted = 0;
     for (const std::string& caption : shapes::reference_captions()) {
       const shapes::Scene scene = shapes::parse_caption(caption);
-      if (scene.background.pattern != shapes::Pattern::None) continue;  // stripes and dots: not learnt yet
       GenerationRequest r;
       r.prompt = caption;
       r.width = r.height = kTrainedDemoBase;
@@ -115,13 +117,13 @@ class TestDemoTrained : public QObject {
       const shapes::Score s = shapes::score(pipe->generate(r).image, scene);
       qInfo("%s: background %s, colour %s, %d object(s), place %s", caption.c_str(), s.background_ok ? "ok" : "wrong",
             s.colour_ok ? "found" : "missing", s.components, s.place_ok ? "ok" : "wrong");
-      ++plain;
+      ++n;
       right += s.background_ok;
       accepted += s.accepted();
     }
-    QCOMPARE(plain, 6);
-    QVERIFY2(right >= 5, (std::to_string(right) + " of 6 backgrounds as captioned").c_str());
-    QVERIFY2(accepted >= 3, (std::to_string(accepted) + " of 6 captions drawn as captioned").c_str());
+    QCOMPARE(n, 8);
+    QVERIFY2(right >= 6, (std::to_string(right) + " of 8 backgrounds as captioned").c_str());
+    QVERIFY2(accepted >= 5, (std::to_string(accepted) + " of 8 captions drawn as captioned").c_str());
   }
 
   // The trainer trains the text encoders (demo_trainer.h says why), and --frozen-text keeps them: after a short
@@ -197,6 +199,50 @@ class TestDemoTrained : public QObject {
     o.shape = DemoTransformerShape{};
     const std::string other = test::error_of([&] { train::train_demo(o, [](const std::string&) {}); });
     QVERIFY2(other.find("--hidden") != std::string::npos, other.c_str());
+  }
+
+  // --decoder-steps trains the decoder alone on the encoder's means: the encoder (so the latent space a transformer
+  // learnt), the transformer and the text encoders come out bit for bit as they went in; the decoder changes; the
+  // file records the steps and the pattern scale; the held-out reconstructions are scored.
+  void decoderStepsTrainOnlyTheDecoder() {
+    train::DemoTrainingOptions o;
+    o.output_dir = dir_.filePath(QStringLiteral("decoder")).toStdString();
+    o.resolution = 64;
+    o.vae_sizes = {32, 64};
+    o.vae_lr = 1e-2;
+    o.decoder_steps = 3;
+    o.pattern_scale = 2.0;
+    o.pictures = 4;
+    o.flux_steps = 0;
+    o.flux_batch = 2;
+    o.check_every = 0;
+    o.log_every = 1;
+    o.continue_from = report_.weights_path;
+    const train::TrainingReport r = train::train_demo(o, [](const std::string&) {});
+    QCOMPARE(r.round_trips, 64);
+    QVERIFY(r.round_trips_accepted >= 0 && r.round_trips_accepted <= r.round_trips);
+    auto before = io::TensorStore::open(report_.weights_path);
+    auto after = io::TensorStore::open(r.weights_path);
+    int decoder_changed = 0, others = 0;
+    for (const std::string& name : before->names()) {
+      const bool equal = at::equal(before->tensor(name), after->tensor(name));
+      if (name.rfind(std::string(kDemoVaePrefix) + "decoder.", 0) == 0) {
+        decoder_changed += !equal;
+      } else {
+        QVERIFY2(equal, name.c_str());
+        ++others;
+      }
+    }
+    QVERIFY(decoder_changed > 0);
+    QVERIFY(others > 0);
+    const auto& meta = after->files().front()->metadata();
+    QCOMPARE(QString::fromStdString(meta.at("decoder_steps")), QString("3"));
+    QCOMPARE(std::stod(meta.at("pattern_scale")), 2.0);
+    std::ifstream csv(r.loss_path);
+    std::string line;
+    int decoder_rows = 0;
+    while (std::getline(csv, line)) decoder_rows += line.rfind("decoder,", 0) == 0;
+    QCOMPARE(decoder_rows, 3);
   }
 
   void brokenWeightsAreRefusedWithTheirName() {

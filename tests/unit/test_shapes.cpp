@@ -95,6 +95,16 @@ class TestShapes : public QObject {
       QCOMPARE(a.look.radius, b.look.radius);
       QCOMPARE(render(a, 64, 64).rgb8, render(b, 64, 64).rgb8);
     }
+    // The pattern scale stretches the stripe / dot period and nothing else: the same draws, the same captions.
+    for (std::uint64_t i = 0; i < 50; ++i) {
+      const Scene a = random_scene(3, i), b = random_scene(3, i, 2.0);
+      QCOMPARE(caption(a), caption(b));
+      QCOMPARE(a.look.radius, b.look.radius);
+      QCOMPARE(b.look.pattern_period, 2.0 * a.look.pattern_period);
+      QVERIFY(b.look.pattern_period >= 0.16 && b.look.pattern_period <= 0.32);
+    }
+    QVERIFY(!invalid_argument_of([] { random_scene(3, 0, 0.0); }).empty());
+    QVERIFY(!invalid_argument_of([] { random_scene(3, 0, 5.0); }).empty());
     int same = 0;
     for (std::uint64_t i = 0; i < 50; ++i) same += caption(random_scene(3, i)) == caption(random_scene(4, i));
     QVERIFY2(same < 10, "another seed draws another data set");
