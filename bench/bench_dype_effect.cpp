@@ -138,6 +138,19 @@ int main(int argc, char** argv) {
       csv.open(o.str("csv"));
       csv << "scale,method,caption,seed,accepted,colour_ok,count_ok,place_ok,background_ok,objects,seconds\n";
     }
+    // One scored picture into its table cell and the CSV.
+    auto record = [&](Cell& c, int scale, const std::string& row, int ci, int seed, const shapes::Score& s,
+                      double sec) {
+      ++c.n;
+      c.accepted += s.accepted();
+      c.colour += s.colour_ok;
+      c.count_error += s.count_error();
+      c.seconds += sec;
+      if (csv.is_open())
+        csv << scale << ',' << row << ",\"" << kCaptions[ci] << "\"," << seed << ',' << s.accepted() << ','
+            << s.colour_ok << ',' << s.count_ok << ',' << s.place_ok << ',' << s.background_ok << ',' << s.components
+            << ',' << sec << '\n';
+    };
     if (std::find(scales.begin(), scales.end(), 1) != scales.end()) {
       PipelineComponents parts = load_trained_demo_components(at::kCPU, at::kFloat, at::kCPU, paths.demo_weights);
       Cell& c = table[{1, "autoencoder"}];
@@ -153,16 +166,7 @@ int main(int argc, char** argv) {
           const at::Tensor x = image::rgb_to_tensor(shapes::render(scene, base, base));  // [1, 3, S, S]
           const RgbImage back = image::tensor_to_rgb(parts.vae->decode(parts.vae->encode(x)).clamp(-1, 1));
           const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          const shapes::Score sc = shapes::score(back, scene);
-          ++c.n;
-          c.accepted += sc.accepted();
-          c.colour += sc.colour_ok;
-          c.count_error += sc.count_error();
-          c.seconds += sec;
-          if (csv.is_open())
-            csv << 1 << ",autoencoder,\"" << kCaptions[ci] << "\"," << seed << ',' << sc.accepted() << ','
-                << sc.colour_ok << ',' << sc.count_ok << ',' << sc.place_ok << ',' << sc.background_ok << ','
-                << sc.components << ',' << sec << '\n';
+          record(c, 1, "autoencoder", ci, seed, shapes::score(back, scene), sec);
         }
       }
       std::fprintf(stderr, "  1× %-20s accepted %d/%d\n", "autoencoder", c.accepted, c.n);
@@ -189,16 +193,8 @@ int main(int argc, char** argv) {
             const auto t0 = std::chrono::steady_clock::now();
             const GenerationResult res = pipe->generate(r);
             const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            const shapes::Score s = shapes::score(res.image, shapes::parse_caption(kCaptions[ci]));
-            ++c.n;
-            c.accepted += s.accepted();
-            c.colour += s.colour_ok;
-            c.count_error += s.count_error();
-            c.seconds += sec;
-            if (csv.is_open())
-              csv << scale << ',' << (base_row ? "base" : m.name) << ",\"" << kCaptions[ci] << "\"," << seed << ','
-                  << s.accepted() << ',' << s.colour_ok << ',' << s.count_ok << ',' << s.place_ok << ','
-                  << s.background_ok << ',' << s.components << ',' << sec << '\n';
+            record(c, scale, base_row ? "base" : m.name, ci, seed,
+                   shapes::score(res.image, shapes::parse_caption(kCaptions[ci])), sec);
             if (seed == sheet_seed && ci == sheet_caption) {
               if (base_row) {
                 for (std::size_t col = 0; col < methods.size(); ++col)

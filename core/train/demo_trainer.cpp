@@ -220,12 +220,15 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   vae::AutoEncoderConfig vc = trained_demo_vae_config();
   vae::AutoEncoder ae(vae_w, vc);
   vae_w.finish();
-  // Whole pictures, cycling through sizes (see the header); larger sizes get fewer pictures, so that every step costs
-  // about the same.
-  auto picture_size = [&](int step) { return o.vae_sizes[static_cast<std::size_t>(step) % o.vae_sizes.size()]; };
-  auto pictures_at = [&](int size) {
+  // The autoencoder's pictures for `step`: whole pictures, cycling through sizes (see the header); larger sizes get
+  // fewer pictures, so that every step costs about the same. `next` counts the data set's pictures used so far.
+  auto vae_pictures = [&](std::uint64_t data_seed, int step, std::int64_t& next) {
+    const int size = o.vae_sizes[static_cast<std::size_t>(step) % o.vae_sizes.size()];
     const int small = o.vae_sizes.front();
-    return std::max<std::int64_t>(1, o.vae_batch * small * small / (size * size));
+    const std::int64_t batch = std::max<std::int64_t>(1, o.vae_batch * small * small / (size * size));
+    const at::Tensor x = render_batch(data_seed, o.pattern_scale, next, batch, size);  // [B, 3, S, S]
+    next += batch;
+    return x;
   };
   auto reconstruction_loss = [](const at::Tensor& rec, const at::Tensor& x) {
     return (rec - x).abs().mean() + (rec - x).pow(2).mean();
@@ -237,10 +240,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     for (int step = 0; step < o.vae_steps; ++step) {
       const double lr = learning_rate(o.vae_lr, step, o.vae_steps, 100);
       set_lr(opt, lr);
-      const int size = picture_size(step);
-      const std::int64_t batch = pictures_at(size);
-      const at::Tensor x = render_batch(vae_data_seed, o.pattern_scale, next_picture, batch, size);  // [B, 3, S, S]
-      next_picture += batch;
+      const at::Tensor x = vae_pictures(vae_data_seed, step, next_picture);  // [B, 3, S, S]
       opt.zero_grad();
       const at::Tensor moments = ae->encoder()->forward(x);  // [B, 2z, c/8, c/8]
       const auto parts = moments.chunk(2, 1);
@@ -268,10 +268,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     for (int step = 0; step < o.decoder_steps; ++step) {
       const double lr = learning_rate(o.vae_lr, step, o.decoder_steps, 100);
       set_lr(opt, lr);
-      const int size = picture_size(step);
-      const std::int64_t batch = pictures_at(size);
-      const at::Tensor x = render_batch(decoder_data_seed, o.pattern_scale, next_picture, batch, size);  // [B, 3, S, S]
-      next_picture += batch;
+      const at::Tensor x = vae_pictures(decoder_data_seed, step, next_picture);  // [B, 3, S, S]
       at::Tensor mean;
       {
         at::NoGradGuard no_grad;
