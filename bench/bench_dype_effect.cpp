@@ -7,7 +7,7 @@
 //
 //   bench_dype_effect [--seeds 32] [--captions 8] [--scales 1,2,4] [--methods all|name,name...] [--steps N]
 //                     [--sheet FILE.png] [--sheet-seed 0] [--sheet-caption 0] [--csv FILE] [--threads 2]
-//                     [--demo-weights FILE] [--pattern-scale 1]
+//                     [--demo-weights FILE] [--pattern-scale X (default: the model's own)]
 //
 // Methods (rows): none (plain RoPE extrapolation), pi, ntk, yarn (static: full strength at every step),
 // dy-pi, dy-ntk, dy-yarn-paper, dy-yarn-comfy, vision-yarn (DyPE: strength κ(t) = λs·t^λt), and the same with the
@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
       std::printf(
           "bench_dype_effect [--seeds 32] [--captions 8] [--scales 1,2,4] [--methods all|a,b] [--steps N]\n"
           "                  [--sheet FILE.png] [--sheet-seed 0] [--sheet-caption 0] [--csv FILE] [--threads 2]\n"
-          "                  [--demo-weights FILE] [--pattern-scale 1 (the autoencoder row's patterns)]\nmethods:");
+          "                  [--demo-weights FILE] [--pattern-scale X (the autoencoder row's patterns; default: the "
+          "model's)]\nmethods:");
       for (const Method& m : kMethods) std::printf(" %s", m.name.c_str());
       std::printf("\n");
       return 0;
@@ -154,7 +155,8 @@ int main(int argc, char** argv) {
     if (std::find(scales.begin(), scales.end(), 1) != scales.end()) {
       PipelineComponents parts = load_trained_demo_components(at::kCPU, at::kFloat, at::kCPU, paths.demo_weights);
       Cell& c = table[{1, "autoencoder"}];
-      const double pattern_scale = o.real("pattern-scale", 1.0);  // the look's stripe / dot period (scene.h)
+      // The look's stripe / dot period (scene.h): by default the one the model was trained on.
+      const double pattern_scale = o.real("pattern-scale", trained_demo_pattern_scale(paths.demo_weights));
       at::NoGradGuard no_grad;
       for (int ci = 0; ci < ncap; ++ci) {
         for (int seed = 0; seed < seeds; ++seed) {

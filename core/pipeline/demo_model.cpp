@@ -231,7 +231,29 @@ double metadata_number(const io::TensorStore& store, const std::string& key) {
   }
 }
 
+// The trained demo's weights: `weights`, or the copy compiled into the binary written into `files` (the mapping
+// outlives that temporary file, so the tensors stay valid after `files` is gone).
+std::shared_ptr<const io::TensorStore> open_trained_demo(const EmbeddedFolder& files, const std::string& weights) {
+  std::string path = weights;
+  if (path.empty()) {
+    const demo::EmbeddedFile* f = demo::trained_weights();
+    if (!f)
+      throw ModelError(
+          "this build has no trained demo weights (resources/demo/trained/demo.safetensors was missing when it "
+          "was configured): use --model demo-random, or train them with `dype train-demo`");
+    path = files.write(*f);
+  }
+  return io::TensorStore::open(path);
+}
+
 }  // namespace
+
+double trained_demo_pattern_scale(const std::string& weights) {
+  EmbeddedFolder files;
+  const auto store = open_trained_demo(files, weights);
+  // Files written before --pattern-scale existed were trained on the generator's own periods.
+  return store->files().front()->metadata().count("pattern_scale") ? metadata_number(*store, "pattern_scale") : 1.0;
+}
 
 std::string trained_demo_label(int base_resolution) {
   return "demo — tiny model trained on procedural shapes, " + std::to_string(base_resolution) + " px base";
@@ -249,17 +271,7 @@ PipelineComponents load_trained_demo_components(at::Device device, at::ScalarTyp
   {
     EmbeddedFolder files;
     load_demo_tokenizers(c, files);
-    std::string path = weights;
-    if (path.empty()) {
-      const demo::EmbeddedFile* f = demo::trained_weights();
-      if (!f)
-        throw ModelError(
-            "this build has no trained demo weights (resources/demo/trained/demo.safetensors was missing when it "
-            "was configured): use --model demo-random, or train them with `dype train-demo`");
-      path = files.write(*f);
-    }
-    // The mapping outlives the temporary file (removed with `files`): the tensors stay valid.
-    auto store = io::TensorStore::open(path);
+    const auto store = open_trained_demo(files, weights);
     vae::AutoEncoderConfig vc = trained_demo_vae_config();
     vc.scale_factor = metadata_number(*store, "vae_scale_factor");
     vc.shift_factor = metadata_number(*store, "vae_shift_factor");

@@ -79,6 +79,11 @@ PipelineComponents make_demo_components(at::Device device, at::ScalarType dtype,
 PipelineComponents load_trained_demo_components(at::Device device, at::ScalarType dtype, at::Device text_device,
                                                 const std::string& weights = "");
 
+// The stripe and dot period scale of the pictures the trained demo learnt (`dype train-demo --pattern-scale`; the
+// metadata of `weights`, empty: the built-in copy; 1 for files without the key): what a round trip through its
+// autoencoder should be given. Throws as load_trained_demo_components does.
+double trained_demo_pattern_scale(const std::string& weights = "");
+
 // The weights file's tensor-name prefixes, one per component (what core/train writes).
 inline constexpr const char* kDemoTransformerPrefix = "transformer.";
 inline constexpr const char* kDemoVaePrefix = "vae.";

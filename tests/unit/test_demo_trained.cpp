@@ -48,6 +48,7 @@ class TestDemoTrained : public QObject {
     o.flux_steps = 2;
     o.flux_batch = 2;
     o.log_every = 1;
+    o.pattern_scale = 1.5;
     report_ = train::train_demo(o, [](const std::string&) {});
     paths_.model = kDemoModel;
     paths_.demo_weights = report_.weights_path;
@@ -73,6 +74,7 @@ class TestDemoTrained : public QObject {
     QVERIFY(pipe_->is_schnell());            // no guidance embedding
     QCOMPARE(pipe_->base_resolution(), 64);  // from the file's metadata: what it was trained at
     QCOMPARE(pipe_->default_steps(), kTrainedDemoSteps);
+    QCOMPARE(trained_demo_pattern_scale(report_.weights_path), 1.5);  // what bench_dype_effect's round trip draws
     const ModelFootprint fp = model_footprint(paths_, LoadOptions{});
     QCOMPARE(fp.t5_length, kTrainedDemoT5Length);
     QCOMPARE(fp.base_resolution, 64);
@@ -89,11 +91,9 @@ class TestDemoTrained : public QObject {
     QCOMPARE(QString::fromStdString(res.model_label), QString::fromStdString(trained_demo_label(64)));
   }
 
-  // The built-in model: committed weights, compiled in. Its conventions, and what it draws at its base resolution for
-  // the plain and gradient reference captions (stripes and dots are not learnt yet): the captioned background (192 of
-  // 192 seed × caption pairs in bench_dype_effect; random weights draw none), and the whole caption — background,
-  // object colour, exactly one object at its place — for 136 of 192 pairs, 3 to 6 of the 6 captions per seed (4 at
-  // seed 0; the previous built-in model, which ignored place words, 0).
+  // The built-in model: committed weights, compiled in. Its conventions (base resolution, label, the pattern scale it
+  // was trained on), and what it draws at its base resolution for the 8 reference captions: the captioned background
+  // and the whole caption — background, object colour, exactly one object at its place. Random weights draw neither.
   void builtInDemoDrawsItsCaptions() {
     QVERIFY2(has_trained_demo(),
              "this build has no trained demo weights: resources/demo/trained/demo.safetensors is committed, so "
@@ -103,7 +103,8 @@ class TestDemoTrained : public QObject {
     const auto pipe = FluxPipeline::load(paths, LoadOptions{});
     QCOMPARE(pipe->base_resolution(), kTrainedDemoBase);
     QCOMPARE(QString::fromStdString(pipe->label()), QString::fromStdString(trained_demo_label(kTrainedDemoBase)));
-    // All 8 reference captions, striped and dotted included (bench_dype_effect over 32 seeds: 79 % accepted; seed 0
+    QCOMPARE(trained_demo_pattern_scale(), 2.0);  // `dype train-demo --pattern-scale 2` (MODEL_CARD.md)
+    // All 8 reference captions, striped and dotted included (bench_dype_effect over 32 seeds: 80 % accepted; seed 0
     // draws 6 of the 8 as captioned and 7 of the 8 backgrounds — the dots are the weak point).
     int n = 0, right = 0, accepted = 0;
     for (const std::string& caption : shapes::reference_captions()) {
