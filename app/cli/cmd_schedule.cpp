@@ -222,7 +222,8 @@ int cmd_schedule(int argc, char** argv) {
     GenerationRequest r;
     r.width = width;
     r.height = height;
-    r.steps = int_option(args, "steps", 28, 1, 100000, "a number of steps");
+    const RequestLimits limits;  // the step range a generation accepts (GenerationRequest::validate)
+    r.steps = int_option(args, "steps", 28, limits.min_steps, limits.max_steps, "a number of steps");
     r.shift = parse_shift_option(args.get_or("shift", "auto"), &r.shift_mu);
     ts = schedule_for(r, model.is_schnell).evaluations();
   }

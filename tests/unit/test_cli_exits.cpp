@@ -159,6 +159,20 @@ class TestCliExits : public QObject {
   }
 
   // ---- Ctrl-C ----
+  // `dype schedule --steps` holds to the step range a generation accepts (RequestLimits): a plot of 10001 steps is
+  // a schedule no run can sample.
+  void scheduleStepsWithinTheGenerationLimit() {
+    QProcess p;
+    p.start(dype_cli(), QStringList{"schedule", "--steps", "10001"});
+    QVERIFY(p.waitForStarted(30000));
+    QVERIFY(p.waitForFinished(60000));
+    const QString err = QString::fromUtf8(p.readAllStandardError()).trimmed();
+    QCOMPARE(p.exitCode(), 1);
+    QVERIFY2(err.startsWith("dype schedule: error: --steps") && err.contains("1..10000") && err.contains("10001"),
+             qPrintable(err));
+    QVERIFY(p.readAllStandardOutput().isEmpty());
+  }
+
   void ctrl_c_data() {
     QTest::addColumn<QByteArray>("when");  // SIGINT once stderr shows this
     QTest::newRow("as denoising starts") << QByteArray("denoising...");
