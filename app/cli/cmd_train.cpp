@@ -45,7 +45,11 @@ const char* kHelp =
     "                      --double N (2) and --single N (4) blocks, --theta X (RoPE base, 10000);\n"
     "                      written into the file's metadata\n"
     "  --check-every N     caption check every N transformer steps (default 2000; 0: at the end only)\n"
+    "  --save-every N      write DIR/demo.safetensors (the EMA weights so far) every N transformer steps, so that\n"
+    "                      a run that dies leaves a model (default 5000; 0: at the end only)\n"
     "  --vae-threads N     threads for the autoencoder phase (default 2); --threads N for the transformer (1)\n"
+    "  --workers N         split each transformer batch over N threads (default 1; 2 on a 2-core machine: faster,\n"
+    "                      the same draws, sums in another order)\n"
     "  --log-every N       loss window (default 500)\n";
 
 }  // namespace
@@ -65,11 +69,12 @@ int cmd_train_demo(int argc, char** argv) {
     std::printf("wrote %s\n", png.c_str());
     return 0;
   }
-  a.allow_only({"output",    "seed",      "resolution",   "vae-steps",     "vae-batch",    "vae-sizes",
-                "vae-lr",    "pictures",  "steps",        "batch",         "lr",           "ema",
-                "uniform-t", "continue",  "vae-from",     "frozen-text",   "check-every",  "vae-threads",
-                "threads",   "log-every", "help",         "hidden",        "heads",        "double",
-                "single",    "theta",     "clip-dropout", "decoder-steps", "pattern-scale"});
+  a.allow_only(
+      {"output",        "seed",        "resolution",  "vae-steps",   "vae-batch", "vae-sizes",    "vae-lr",
+       "pictures",      "steps",       "batch",       "lr",          "ema",       "uniform-t",    "continue",
+       "vae-from",      "frozen-text", "check-every", "vae-threads", "threads",   "log-every",    "help",
+       "hidden",        "heads",       "double",      "single",      "theta",     "clip-dropout", "decoder-steps",
+       "pattern-scale", "workers",     "save-every"});
   train::DemoTrainingOptions o;
   o.output_dir = a.get_or("output", "");
   const long long seed = a.get_int("seed", 1);
@@ -118,8 +123,10 @@ int cmd_train_demo(int argc, char** argv) {
     o.shape = shape;
   }
   o.check_every = i("check-every", o.check_every);
+  o.save_every = i("save-every", o.save_every);
   o.vae_threads = i("vae-threads", o.vae_threads);
   o.flux_threads = i("threads", o.flux_threads);
+  o.flux_workers = i("workers", o.flux_workers);
   o.log_every = i("log-every", o.log_every);
   tune_allocator_for_large_tensors();  // training allocates the same large activations every step
   const train::TrainingReport r = train::train_demo(o, [](const std::string& line) {

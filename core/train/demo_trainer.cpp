@@ -1,16 +1,19 @@
 #include "core/train/demo_trainer.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <thread>
 
 #include "core/common/error.h"
 #include "core/image/convert.h"
@@ -44,11 +47,14 @@ void DemoTrainingOptions::validate() const {
   need(vae_lr > 0 && flux_lr > 0, "learning rates must be > 0");
   need(ema_decay >= 0 && ema_decay < 1, "--ema must be in [0, 1)");
   need(vae_threads >= 1 && flux_threads >= 1, "thread counts must be ≥ 1");
+  need(flux_workers >= 1 && flux_workers <= flux_batch, "--workers must be in 1…the batch size");
+  need(flux_workers == 1 || flux_threads == 1, "--workers N > 1 runs one thread per worker: leave --threads at 1");
   need(log_every >= 1, "--log-every must be ≥ 1");
   need(uniform_t_share >= 0 && uniform_t_share <= 1, "--uniform-t must be in [0, 1]");
   need(clip_dropout >= 0 && clip_dropout <= 1, "--clip-dropout must be in [0, 1]");
   need(continue_from.empty() || vae_from.empty(), "--continue and --vae-from cannot be combined");
   need(check_every >= 0, "--check-every must be ≥ 0");
+  need(save_every >= 0, "--save-every must be ≥ 0");
   need(pattern_scale > 0 && pattern_scale <= 4, "--pattern-scale must be in (0, 4]");
   if (shape) trained_demo_flux_config(*shape);  // InvalidArgument naming the impossible size
 }
@@ -127,6 +133,54 @@ double learning_rate(double peak, int step, int total, int warmup) {
 
 void set_lr(torch::optim::Adam& opt, double lr) {
   for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+}
+
+// OpenBLAS (Debian's pthread build) runs its own threads whatever LibTorch's intra-op count says. While several
+// training workers already keep every core busy, its threads only contend with them (a step took 3× longer), so
+// this holds it at one thread and gives its count back afterwards. Other BLAS libraries have no such call: nothing
+// to do for them.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() {
+    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    if (!set_ || !get) return;
+    before_ = get();
+    set_(1);
+  }
+  ~SingleThreadedBlas() {
+    if (set_ && before_ > 0) set_(before_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  void (*set_)(int) = nullptr;
+  int before_ = 0;
+};
+
+// Runs `work(w)` for w = 1 … n − 1 on threads of their own and `work(0)` on the calling thread, and returns when all
+// are done; the first exception (the calling thread's first) is rethrown after every thread has been joined.
+void run_on_workers(int n, const std::function<void(int)>& work) {
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n));
+  std::vector<std::thread> threads;
+  for (int w = 1; w < n; ++w)
+    threads.emplace_back([&, w] {
+      try {
+        at::init_num_threads();  // this thread's intra-op count from the process's (1): no nested OpenMP team
+        work(w);
+      } catch (...) {
+        errors[static_cast<std::size_t>(w)] = std::current_exception();
+      }
+    });
+  try {
+    work(0);
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 class LossLog {
@@ -376,24 +430,82 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
                                        : RecordingWeights(kDemoSeed + 13, /*adaln_zero=*/true);
   flux::Flux model(flux_config, flux_w);
   flux_w.finish();
+
+  // The whole model as one file: every component under its prefix, the latent statistics in the metadata,
+  // `flux_steps_done` as its transformer steps. Written at the end, and every --save-every steps with the EMA so far,
+  // so that a run that dies (power, a full disk) leaves its last model behind; the write is atomic (a .part file
+  // renamed), so a save cut off midway leaves the previous one whole.
+  auto save_weights = [&](int flux_steps_done) {
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    auto add = [&](const char* prefix, const std::vector<std::pair<std::string, at::Tensor>>& taken) {
+      for (const auto& [name, t] : taken) tensors.emplace_back(prefix + name, t.detach());
+    };
+    add(kDemoTransformerPrefix, flux_w.taken());
+    add(kDemoVaePrefix, vae_w.taken());
+    add(kDemoClipPrefix, clip_w.taken());
+    add(kDemoT5Prefix, t5_w.taken());
+    auto num = [](double v) {
+      char b[64];
+      std::snprintf(b, sizeof(b), "%.9g", v);
+      return std::string(b);
+    };
+    std::map<std::string, std::string> metadata = demo_transformer_metadata(shape);
+    metadata.insert({{"format", "dype-demo-1"},
+                     {"vae_scale_factor", num(report.vae_scale)},
+                     {"vae_shift_factor", num(report.vae_shift)},
+                     {"t5_length", std::to_string(t5_len)},
+                     {"base_resolution", std::to_string(o.resolution)},
+                     {"seed", std::to_string(o.seed)},
+                     {"vae_steps", std::to_string(o.vae_steps)},
+                     {"decoder_steps", std::to_string(o.decoder_steps)},
+                     {"pattern_scale", num(o.pattern_scale)},
+                     {"flux_steps", std::to_string(flux_steps_done)},
+                     {"pictures", std::to_string(o.pictures)},
+                     {"final_loss", num(report.final_flux_loss)}});
+    io::save_safetensors(report.weights_path, tensors, metadata);
+    losses.flush();
+  };
   {
     std::vector<at::Tensor> params = flux_w.trainable();
     if (o.train_text)
       for (const RecordingWeights* w : {&clip_w, &t5_w})
         for (const at::Tensor& p : w->trainable()) params.push_back(p);
-    const at::Tensor img_ids = sampling::image_ids(o.flux_batch, lat, lat);  // [B, L_img, 3]
-    const at::Tensor txt_ids = sampling::text_ids(o.flux_batch, t5_len);     // [B, L_txt, 3]
     DypeConfig plain;
     plain.method = DypeMethod::None;
     // The loss for captions given as tokens (t5 [B, L_txt], clip [B, 77]); the encoders run every time (frozen, they
-    // cost a few percent of a step, and build no graph).
+    // cost a few percent of a step, and build no graph). Any batch size: the position ids follow it.
     auto velocity_loss = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& t5, const at::Tensor& clip,
                              const at::Tensor& target) {
-      const at::Tensor txt = text.t5->forward(t5);           // [B, L_txt, ctx]
-      const at::Tensor y = text.clip->forward(clip).pooled;  // [B, vec]
+      const std::int64_t b = xt.size(0);
+      const at::Tensor img_ids = sampling::image_ids(b, lat, lat);  // [b, L_img, 3]
+      const at::Tensor txt_ids = sampling::text_ids(b, t5_len);     // [b, L_txt, 3]
+      const at::Tensor txt = text.t5->forward(t5);                  // [b, L_txt, ctx]
+      const at::Tensor y = text.clip->forward(clip).pooled;         // [b, vec]
       const at::Tensor pred =
-          model->forward(xt, img_ids, txt, txt_ids, t, y, at::Tensor(), plain, 1.0);  // [B, L_img, 64]
+          model->forward(xt, img_ids, txt, txt_ids, t, y, at::Tensor(), plain, 1.0);  // [b, L_img, 64]
       return (pred - target).pow(2).mean();
+    };
+    // One step's gradients of the batch's mean loss, returned. With --workers N the batch is split into N slices,
+    // each forward and backward on its own thread through the same parameters: autograd adds the slices' gradients
+    // into the shared .grad (under its lock; with two slices a + b = b + a, so still deterministic), each slice's
+    // mean weighted by its share of the batch so that the sum is the whole batch's mean. Same draws, same loss as
+    // one worker up to float summation order — and both cores busy on a model too small to use them from one
+    // thread (bench/NOTES.md, "One command in 2 h").
+    auto backward_batch = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& t5, const at::Tensor& clip,
+                              const at::Tensor& target) {
+      const std::int64_t b = xt.size(0);
+      std::vector<double> parts(static_cast<std::size_t>(o.flux_workers), 0.0);
+      run_on_workers(o.flux_workers, [&](int w) {
+        const std::int64_t first = b * w / o.flux_workers, count = b * (w + 1) / o.flux_workers - first;
+        auto slice = [&](const at::Tensor& x) { return x.narrow(0, first, count); };
+        const at::Tensor part =
+            velocity_loss(slice(xt), slice(t), slice(t5), slice(clip), slice(target)) * (double(count) / double(b));
+        part.backward();
+        parts[static_cast<std::size_t>(w)] = part.item<double>();
+      });
+      double loss = 0;
+      for (double p : parts) loss += p;
+      return loss;
     };
 
     // Does the model use its captions? The loss at a few t on the first pictures with their own captions, with the
@@ -476,6 +588,8 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     std::vector<at::Tensor> ema;
     for (const auto& p : params) ema.push_back(p.detach().clone());
     torch::optim::Adam opt(params, torch::optim::AdamOptions(o.flux_lr));
+    std::optional<SingleThreadedBlas> blas_one;
+    if (o.flux_workers > 1) blas_one.emplace();
     for (int step = 0; step < o.flux_steps; ++step) {
       const double lr = learning_rate(o.flux_lr, step, o.flux_steps, 250);
       set_lr(opt, lr);
@@ -496,8 +610,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
         clip = at::where(drop, clip_empty.expand_as(clip), clip);
       }
       opt.zero_grad();
-      const at::Tensor loss = velocity_loss(xt, t, t5_ids.index_select(0, idx), clip, noise - x0);
-      loss.backward();
+      const double loss = backward_batch(xt, t, t5_ids.index_select(0, idx), clip, noise - x0);
       torch::nn::utils::clip_grad_norm_(params, 1.0);
       opt.step();
       {
@@ -506,12 +619,24 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
         const double d = std::min(o.ema_decay, (1.0 + step) / (10.0 + step));
         for (std::size_t i = 0; i < params.size(); ++i) ema[i].mul_(d).add_(params[i].detach(), 1.0 - d);
       }
-      report.final_flux_loss =
-          losses.add("transformer", step + 1, loss.item<double>(), lr, seconds_since(t0), o.log_every);
+      report.final_flux_loss = losses.add("transformer", step + 1, loss, lr, seconds_since(t0), o.log_every);
       if (o.check_every > 0 && (step + 1) % o.check_every == 0 && step + 1 < o.flux_steps)
         caption_check("at step " + std::to_string(step + 1));
+      if (o.save_every > 0 && (step + 1) % o.save_every == 0 && step + 1 < o.flux_steps) {
+        // The EMA goes into the parameters for the write (what the end of the run saves) and back out after it.
+        at::NoGradGuard no_grad;
+        std::vector<at::Tensor> live;
+        for (std::size_t i = 0; i < params.size(); ++i) {
+          live.push_back(params[i].detach().clone());
+          params[i].detach().copy_(ema[i]);
+        }
+        save_weights(step + 1);
+        for (std::size_t i = 0; i < params.size(); ++i) params[i].detach().copy_(live[i]);
+        losses.say("saved the EMA weights of step " + std::to_string(step + 1) + " to " + report.weights_path);
+      }
     }
     report.seconds_flux = seconds_since(t0);
+    blas_one.reset();
     at::NoGradGuard no_grad;
     if (o.flux_steps > 0)
       for (std::size_t i = 0; i < params.size(); ++i) params[i].detach().copy_(ema[i]);
@@ -519,33 +644,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   }
 
   // 4. One file: every component under its prefix, the latent statistics in the metadata.
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  auto add = [&](const char* prefix, const std::vector<std::pair<std::string, at::Tensor>>& taken) {
-    for (const auto& [name, t] : taken) tensors.emplace_back(prefix + name, t.detach());
-  };
-  add(kDemoTransformerPrefix, flux_w.taken());
-  add(kDemoVaePrefix, vae_w.taken());
-  add(kDemoClipPrefix, clip_w.taken());
-  add(kDemoT5Prefix, t5_w.taken());
-  auto num = [](double v) {
-    char b[64];
-    std::snprintf(b, sizeof(b), "%.9g", v);
-    return std::string(b);
-  };
-  std::map<std::string, std::string> metadata = demo_transformer_metadata(shape);
-  metadata.insert({{"format", "dype-demo-1"},
-                   {"vae_scale_factor", num(report.vae_scale)},
-                   {"vae_shift_factor", num(report.vae_shift)},
-                   {"t5_length", std::to_string(t5_len)},
-                   {"base_resolution", std::to_string(o.resolution)},
-                   {"seed", std::to_string(o.seed)},
-                   {"vae_steps", std::to_string(o.vae_steps)},
-                   {"decoder_steps", std::to_string(o.decoder_steps)},
-                   {"pattern_scale", num(o.pattern_scale)},
-                   {"flux_steps", std::to_string(o.flux_steps)},
-                   {"pictures", std::to_string(o.pictures)},
-                   {"final_loss", num(report.final_flux_loss)}});
-  io::save_safetensors(report.weights_path, tensors, metadata);
+  save_weights(o.flux_steps);
   losses.flush();
   report.plot_path = (fs::path(o.output_dir) / "loss.png").string();
   image::write_png(report.plot_path, plot_losses(read_loss_csv(report.loss_path)), 8);

@@ -3,10 +3,12 @@
 // with its conventions and draws most of the reference captions as captioned at its base resolution. A `dype
 // train-demo` run of a few steps writes a file that loads back through --demo-weights with the conventions it was
 // trained with (base resolution, T5 length and transformer size from its metadata, 20 steps, schnell-style) and
-// trains its text encoders; --decoder-steps trains the decoder and nothing else; broken weights files are refused
-// with messages that name the file and the fix.
+// trains its text encoders; --decoder-steps trains the decoder and nothing else; --workers splits a step over
+// threads to the same result; --save-every leaves the weights so far without changing the run; broken weights files
+// are refused with messages that name the file and the fix.
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -33,6 +35,24 @@ class TestDemoTrained : public QObject {
   // The size initTestCase trains: not the built-in one, so that everything below also checks that the transformer's
   // size comes from the file (hidden 64 = 2 heads × 32, rope axes 4/14/14, 1 + 1 blocks, RoPE theta 100).
   const DemoTransformerShape kSmall{64, 2, 1, 1, 100.0};
+
+  // A few transformer steps continued from initTestCase's file, at a rate that moves the weights.
+  train::TrainingReport continuedRun(const QString& name, int workers, int save_every,
+                                     const std::function<void(const std::string&)>& log) {
+    train::DemoTrainingOptions o;
+    o.output_dir = dir_.filePath(name).toStdString();
+    o.resolution = 64;
+    o.pictures = 4;
+    o.flux_steps = 4;
+    o.flux_batch = 4;
+    o.flux_lr = 1e-3;
+    o.check_every = 0;
+    o.log_every = 1;
+    o.flux_workers = workers;
+    o.save_every = save_every;
+    o.continue_from = report_.weights_path;
+    return train::train_demo(o, log);
+  }
 
  private slots:
   void initTestCase() {
@@ -200,6 +220,57 @@ class TestDemoTrained : public QObject {
     o.shape = DemoTransformerShape{};
     const std::string other = test::error_of([&] { train::train_demo(o, [](const std::string&) {}); });
     QVERIFY2(other.find("--hidden") != std::string::npos, other.c_str());
+  }
+
+  // --workers 2 splits each transformer batch over two threads that write their gradients into the same parameters:
+  // the same draws and the same losses as one worker, weights equal up to float summation order — a difference far
+  // below what the steps themselves moved (a dropped or double-counted slice would be of that size). Asking for more
+  // workers than the batch has pictures is refused, naming the option.
+  void workersSplitTheBatch() {
+    auto quiet = [](const std::string&) {};
+    const train::TrainingReport one = continuedRun("workers1", 1, 0, quiet),
+                                two = continuedRun("workers2", 2, 0, quiet);
+    QVERIFY(std::abs(two.final_flux_loss - one.final_flux_loss) <= 1e-5 * one.final_flux_loss);
+    auto start = io::TensorStore::open(report_.weights_path);
+    auto a = io::TensorStore::open(one.weights_path);
+    auto b = io::TensorStore::open(two.weights_path);
+    double moved = 0, apart = 0;
+    for (const std::string& name : start->names()) {
+      if (name.rfind(kDemoVaePrefix, 0) == 0) continue;  // not trained here
+      moved += (a->tensor(name) - start->tensor(name)).pow(2).sum().item<double>();
+      apart += (b->tensor(name) - a->tensor(name)).pow(2).sum().item<double>();
+    }
+    qInfo("trained weights moved %.3g (L2), one vs two workers apart %.3g", std::sqrt(moved), std::sqrt(apart));
+    QVERIFY(moved > 0);
+    QVERIFY(std::sqrt(apart) <= 1e-3 * std::sqrt(moved));
+
+    train::DemoTrainingOptions o;
+    o.output_dir = dir_.filePath(QStringLiteral("workers_refused")).toStdString();
+    o.flux_batch = 2;
+    o.flux_workers = 3;
+    const std::string refused = test::error_of([&] { train::train_demo(o, [](const std::string&) {}); });
+    QVERIFY2(refused.find("--workers") != std::string::npos, refused.c_str());
+  }
+
+  // --save-every 2 of 4 steps: at step 2 the file exists, loads, and says 2 steps; the run goes on from its own
+  // weights (not the EMA it wrote), so the final file is bit for bit that of a run that saved only at the end.
+  void savesAlongTheWay() {
+    QStringList saved_steps;
+    std::string path;
+    const train::TrainingReport saving = continuedRun("saving", 1, 2, [&](const std::string& line) {
+      if (line.rfind("saved the EMA weights", 0) != 0) return;
+      path = line.substr(line.rfind(' ') + 1);
+      auto store = io::TensorStore::open(path);
+      saved_steps << QString::fromStdString(store->files().front()->metadata().at("flux_steps"));
+      QCOMPARE(int(store->names().size()), int(io::TensorStore::open(report_.weights_path)->names().size()));
+    });
+    QCOMPARE(saved_steps, QStringList{"2"});
+    QCOMPARE(QString::fromStdString(path), QString::fromStdString(saving.weights_path));
+    const train::TrainingReport plain = continuedRun("not_saving", 1, 0, [](const std::string&) {});
+    auto a = io::TensorStore::open(saving.weights_path);
+    auto b = io::TensorStore::open(plain.weights_path);
+    QCOMPARE(QString::fromStdString(a->files().front()->metadata().at("flux_steps")), QString("4"));
+    for (const std::string& name : b->names()) QVERIFY2(at::equal(a->tensor(name), b->tensor(name)), name.c_str());
   }
 
   // --decoder-steps trains the decoder alone on the encoder's means: the encoder (so the latent space a transformer
