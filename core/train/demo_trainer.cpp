@@ -470,19 +470,20 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     if (o.train_text)
       for (const RecordingWeights* w : {&clip_w, &t5_w})
         for (const at::Tensor& p : w->trainable()) params.push_back(p);
+    // Every row of the position ids is the same, so a batch of b ≤ B pictures (a worker's slice) takes the first b.
+    const at::Tensor img_ids = sampling::image_ids(o.flux_batch, lat, lat);  // [B, L_img, 3]
+    const at::Tensor txt_ids = sampling::text_ids(o.flux_batch, t5_len);     // [B, L_txt, 3]
     DypeConfig plain;
     plain.method = DypeMethod::None;
-    // The loss for captions given as tokens (t5 [B, L_txt], clip [B, 77]); the encoders run every time (frozen, they
-    // cost a few percent of a step, and build no graph). Any batch size: the position ids follow it.
+    // The loss for captions given as tokens (t5 [b, L_txt], clip [b, 77]); the encoders run every time (frozen, they
+    // cost a few percent of a step, and build no graph).
     auto velocity_loss = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& t5, const at::Tensor& clip,
                              const at::Tensor& target) {
       const std::int64_t b = xt.size(0);
-      const at::Tensor img_ids = sampling::image_ids(b, lat, lat);  // [b, L_img, 3]
-      const at::Tensor txt_ids = sampling::text_ids(b, t5_len);     // [b, L_txt, 3]
-      const at::Tensor txt = text.t5->forward(t5);                  // [b, L_txt, ctx]
-      const at::Tensor y = text.clip->forward(clip).pooled;         // [b, vec]
-      const at::Tensor pred =
-          model->forward(xt, img_ids, txt, txt_ids, t, y, at::Tensor(), plain, 1.0);  // [b, L_img, 64]
+      const at::Tensor txt = text.t5->forward(t5);           // [b, L_txt, ctx]
+      const at::Tensor y = text.clip->forward(clip).pooled;  // [b, vec]
+      const at::Tensor pred = model->forward(xt, img_ids.narrow(0, 0, b), txt, txt_ids.narrow(0, 0, b), t, y,
+                                             at::Tensor(), plain, 1.0);  // [b, L_img, 64]
       return (pred - target).pow(2).mean();
     };
     // One step's gradients of the batch's mean loss, returned. With --workers N the batch is split into N slices,
@@ -490,7 +491,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     // into the shared .grad (under its lock; with two slices a + b = b + a, so still deterministic), each slice's
     // mean weighted by its share of the batch so that the sum is the whole batch's mean. Same draws, same loss as
     // one worker up to float summation order — and both cores busy on a model too small to use them from one
-    // thread (bench/NOTES.md, "One command in 2 h").
+    // thread (bench/NOTES.md, "Two workers per step").
     auto backward_batch = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& t5, const at::Tensor& clip,
                               const at::Tensor& target) {
       const std::int64_t b = xt.size(0);
