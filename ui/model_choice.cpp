@@ -50,10 +50,9 @@ ModelChoice::Source ModelChoice::parseSource(const QString& name) {
 }
 
 ModelDefaults defaultsOf(const ModelChoice& choice) {
-  // The trained demo at 4× its base per side: far enough out that DyPE matters (bench_dype_effect measures 4×), and
-  // still a few seconds per picture on a CPU.
+  // The trained demo at 4× its base per side (demo_model.h says why), as `dype generate` does.
   if (choice.source == ModelChoice::Source::Demo)
-    return {dype::kTrainedDemoBase, dype::kTrainedDemoSteps, 4 * dype::kTrainedDemoBase};
+    return {dype::kTrainedDemoBase, dype::kTrainedDemoSteps, dype::kTrainedDemoSizeOverBase * dype::kTrainedDemoBase};
   return {};
 }
 

@@ -46,7 +46,8 @@ const char* kHelp =
     "                       (default 1); repeat the option for several\n"
     "image\n"
     "  --prompt TEXT        the prompt\n"
-    "  --width PX --height PX   multiples of 16                                   (default 1024 x 1024)\n"
+    "  --width PX --height PX   multiples of 16     (default: the model's, 1024 x 1024; the demo 4x its base,\n"
+    "                       512 x 512)\n"
     "  --steps N            sampling steps                 (default 28 dev, 4 schnell, 20 demo)\n"
     "  --guidance G         distilled guidance (dev only)                         (default 3.5)\n"
     "  --seed S             noise seed                                            (default 0)\n"
@@ -67,7 +68,8 @@ const char* kHelp =
     "  --dype-dynamic on|off   strength follows kappa(t) = strength * t^exponent  (default on)\n"
     "  --yarn-form F        paper | comfy                                         (default paper)\n"
     "  --dype-strength LS   lambda_s (default 2)       --dype-exponent LT   lambda_t (default 2)\n"
-    "  --base-resolution PX resolution the model was trained at       (default 1024; the demo: 256)\n"
+    "  --base-resolution PX resolution the model was trained at  (default: the model's, 1024; the demo's file says,\n"
+    "                       128 for the built-in one)\n"
     "  --shift S            auto | clamp | flux | none | MU (a number)            (default auto: none for schnell,\n"
     "                       clamp = min(FLUX line, 1.15) for dev)\n"
     "compute\n"
@@ -334,6 +336,7 @@ int cmd_generate(int argc, char** argv) {
   // Everything the user can get wrong is checked before the (possibly long) model load.
   GenerationRequest req;
   req.prompt = *prompt;
+  // A side not given is the model's default, known once its files are found (footprint below); 1024 until then.
   req.width = parse_int(a, "width", 1024, 1, 1 << 20);
   req.height = parse_int(a, "height", 1024, 1, 1 << 20);
   req.guidance = a.get_double("guidance", 3.5);
@@ -432,6 +435,11 @@ int cmd_generate(int argc, char** argv) {
   req.steps = parse_int(a, "steps", footprint.default_steps, limits.min_steps, limits.max_steps);
   // DyPE extrapolates from the resolution the model was trained at: the model's own unless the user says.
   if (!a.has("base-resolution")) req.dype.base_resolution = footprint.base_resolution;
+  if (!a.has("width") || !a.has("height")) {
+    if (!a.has("width")) req.width = footprint.default_size;
+    if (!a.has("height")) req.height = footprint.default_size;
+    validate_size(req.width, req.height, opts.max_pixels);
+  }
   require_valid(req, limits);  // the pipeline's own contract (strength, refine size, names...): before any loading
   const std::vector<PassPlan> passes = plan_passes(req);
   const Throughput speed = cached_throughput(device, dtype);
@@ -459,7 +467,7 @@ int cmd_generate(int argc, char** argv) {
   std::unique_ptr<FluxPipeline> pipe = FluxPipeline::load(paths, opts, &observer);
   std::fprintf(stderr, "model: %s, loaded in %.1f s\n", pipe->label().c_str(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (pipe->is_demo())
+  if (paths.model == kDemoRandomModel)  // the trained demo draws pictures
     std::fprintf(stderr, "note: the demo model has random weights; its images are coloured noise by design\n");
   if (g_interrupted.load()) {
     std::fprintf(stderr, "interrupted\n");

@@ -172,6 +172,10 @@ int t5_length_of(const PipelineComponents& c) {
 
 int base_resolution_of(const PipelineComponents& c) { return c.base_resolution > 0 ? c.base_resolution : 1024; }
 
+int default_size_of(const PipelineComponents& c) {
+  return c.base_resolution > 0 ? kTrainedDemoSizeOverBase * c.base_resolution : 1024;
+}
+
 int default_steps_of(const PipelineComponents& c) {
   if (c.default_steps > 0) return c.default_steps;
   return flux_default_steps(c.transformer && !c.transformer->config().guidance_embed);

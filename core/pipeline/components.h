@@ -49,6 +49,9 @@ int flux_t5_length(bool schnell);  // FLUX.1's rule, for models that state none 
 int flux_default_steps(bool schnell);
 int base_resolution_of(const PipelineComponents& c);
 int default_steps_of(const PipelineComponents& c);
+// The square side a picture gets when none is asked for: 1024 px (FLUX.1's native size), the trained demo
+// kTrainedDemoSizeOverBase × its base.
+int default_size_of(const PipelineComponents& c);
 
 // Parses "cpu", "cuda", "cuda:1" and "float32" | "bfloat16" | "float16", and checks that this build can use them
 // (InvalidArgument naming the option and the valid values otherwise; half precision on the CPU is refused: the

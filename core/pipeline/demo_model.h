@@ -34,6 +34,9 @@ inline constexpr std::uint64_t kDemoSeed = 0x44795045;  // "DyPE"
 inline constexpr int kTrainedDemoBase = 128;
 inline constexpr int kTrainedDemoT5Length = 32;
 inline constexpr int kTrainedDemoSteps = 20;  // default sampling steps
+// A first picture's side, in multiples of the base: 4× per side is far enough out that DyPE matters (what
+// bench_dype_effect measures) and still seconds per picture on a CPU. The GUI and `dype generate` both default to it.
+inline constexpr int kTrainedDemoSizeOverBase = 4;
 
 // "demo — tiny model trained on procedural shapes, 128 px base": the trained demo's label, with its base resolution.
 std::string trained_demo_label(int base_resolution);

@@ -152,6 +152,7 @@ ModelFootprint model_footprint(const PipelineComponents& c) {
   fp.t5_length = t5_length_of(c);
   fp.base_resolution = base_resolution_of(c);
   fp.default_steps = default_steps_of(c);
+  fp.default_size = default_size_of(c);
   if (c.t5) {
     const auto& tc = c.t5->config();
     fp.t5_layers = tc.num_layers;

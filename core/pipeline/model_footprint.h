@@ -37,6 +37,7 @@ struct ModelFootprint {
   int t5_length = 512;
   int base_resolution = 1024;
   int default_steps = 28;
+  int default_size = 1024;  // square side of a picture when none is asked for (components.h: default_size_of)
   std::uint64_t text_bytes() const { return t5.resident_bytes + clip.resident_bytes; }
 };
 

@@ -2,6 +2,7 @@
 // `dype shapes` run as a user runs it (the built CLI as a process): render a caption, score the picture against
 // its own caption (exit 0) and against another (exit 3, with the failed checks named), write a small data set whose
 // captions all parse and whose pictures all score as captioned, and refuse bad input with exit 1 and a message.
+// Also `dype generate` with the built-in trained demo, whose pictures `dype shapes score` is there to judge.
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/image/image_file.h"
 #include "core/image/png_export.h"
 #include "core/image/rgb_image.h"
 #include "core/shapes/render.h"
@@ -29,12 +31,13 @@ struct Run {
   QString out, err;
 };
 
-Run run(const QStringList& args) {
+Run run_cli(const QStringList& args) {
   QProcess p;
-  p.start(dype_cli(), QStringList{"shapes"} + args);
+  p.start(dype_cli(), args);
   if (!p.waitForFinished(120000)) return {};
   return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
 }
+Run run(const QStringList& args) { return run_cli(QStringList{"shapes"} + args); }
 
 }  // namespace
 
@@ -103,6 +106,32 @@ class TestCliShapes : public QObject {
       const Run s = run({"score", dir + "/" + f[0], "--caption", f[1]});
       QVERIFY2(s.code == 0, qPrintable(f[1] + ": " + s.out + s.err));
     }
+  }
+
+  // Nothing but a prompt: the built-in trained demo, without the random-weights note, at its default size (4× its
+  // 128 px base per side, as the GUI proposes; before, every model got 1024²). At the base size, a picture that
+  // `dype shapes score` accepts as its caption: the user's path from the CLI to the scorer.
+  void generateWithTheTrainedDemo() {
+    const QString caption = "a black circle on a white background, left";
+    const QString big = tmp_.filePath("default.png");
+    const Run d = run_cli({"generate", "--prompt", caption, "--output", big});
+    QVERIFY2(d.code == 0, qPrintable(d.err));
+    QVERIFY2(d.err.contains("model: demo — tiny model trained on procedural shapes, 128 px base"), qPrintable(d.err));
+    QVERIFY2(!d.err.contains("random weights"), qPrintable(d.err));
+    const dype::image::LoadedImage im = dype::image::load_image(big.toStdString());
+    QCOMPARE(im.width, 512);
+    QCOMPARE(im.height, 512);
+    const QString tall = tmp_.filePath("tall.png");  // a side given keeps its value, the other the default
+    const Run t = run_cli({"generate", "--prompt", caption, "--height", "256", "--steps", "1", "--output", tall});
+    QVERIFY2(t.code == 0, qPrintable(t.err));
+    QCOMPARE(dype::image::load_image(tall.toStdString()).width, 512);
+    QCOMPARE(dype::image::load_image(tall.toStdString()).height, 256);
+
+    const QString small = tmp_.filePath("base.png");
+    const Run b = run_cli({"generate", "--prompt", caption, "--width", "128", "--height", "128", "--output", small});
+    QVERIFY2(b.code == 0, qPrintable(b.err));
+    const Run score = run({"score", small, "--caption", caption});
+    QVERIFY2(score.code == 0 && score.out.contains("accepted"), qPrintable(score.out + score.err));
   }
 
   void badInput_data() {
