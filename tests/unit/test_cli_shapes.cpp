@@ -124,8 +124,9 @@ class TestCliShapes : public QObject {
     const QString tall = tmp_.filePath("tall.png");  // a side given keeps its value, the other the default
     const Run t = run_cli({"generate", "--prompt", caption, "--height", "256", "--steps", "1", "--output", tall});
     QVERIFY2(t.code == 0, qPrintable(t.err));
-    QCOMPARE(dype::image::load_image(tall.toStdString()).width, 512);
-    QCOMPARE(dype::image::load_image(tall.toStdString()).height, 256);
+    const dype::image::LoadedImage tall_im = dype::image::load_image(tall.toStdString());
+    QCOMPARE(tall_im.width, 512);
+    QCOMPARE(tall_im.height, 256);
 
     const QString small = tmp_.filePath("base.png");
     const Run b = run_cli({"generate", "--prompt", caption, "--width", "128", "--height", "128", "--output", small});
