@@ -38,6 +38,8 @@ const char* kHelp =
     "  --uniform-t X       share of t drawn uniformly, the rest logit-normal (default 0.5)\n"
     "  --clip-dropout X    share of samples trained with the empty caption's CLIP tokens, so that the words\n"
     "                      must be read from T5 (default 0)\n"
+    "  --object-weight X   extra flow-loss weight on the tokens the object covers: X pictures' worth spread over\n"
+    "                      them whatever the object's size, so a small object counts (default 0: the plain mean)\n"
     "  --continue FILE     keep FILE's autoencoder, train its text encoders and transformer further\n"
     "  --vae-from FILE     keep FILE's autoencoder, train text encoders and transformer from scratch\n"
     "  --frozen-text       keep the text encoders at their random initialisation (the first recipe)\n"
@@ -70,11 +72,11 @@ int cmd_train_demo(int argc, char** argv) {
     return 0;
   }
   a.allow_only(
-      {"output",        "seed",        "resolution",  "vae-steps",   "vae-batch", "vae-sizes",    "vae-lr",
-       "pictures",      "steps",       "batch",       "lr",          "ema",       "uniform-t",    "continue",
-       "vae-from",      "frozen-text", "check-every", "vae-threads", "threads",   "log-every",    "help",
-       "hidden",        "heads",       "double",      "single",      "theta",     "clip-dropout", "decoder-steps",
-       "pattern-scale", "workers",     "save-every"});
+      {"output",        "seed",        "resolution",  "vae-steps",    "vae-batch", "vae-sizes",    "vae-lr",
+       "pictures",      "steps",       "batch",       "lr",           "ema",       "uniform-t",    "continue",
+       "vae-from",      "frozen-text", "check-every", "vae-threads",  "threads",   "log-every",    "help",
+       "hidden",        "heads",       "double",      "single",       "theta",     "clip-dropout", "decoder-steps",
+       "pattern-scale", "workers",     "save-every",  "object-weight"});
   train::DemoTrainingOptions o;
   o.output_dir = a.get_or("output", "");
   const long long seed = a.get_int("seed", 1);
@@ -110,6 +112,7 @@ int cmd_train_demo(int argc, char** argv) {
   o.ema_decay = a.get_double("ema", o.ema_decay);
   o.uniform_t_share = a.get_double("uniform-t", o.uniform_t_share);
   o.clip_dropout = a.get_double("clip-dropout", o.clip_dropout);
+  o.object_weight = a.get_double("object-weight", o.object_weight);
   o.continue_from = a.get_or("continue", "");
   o.vae_from = a.get_or("vae-from", "");
   o.train_text = !a.has("frozen-text");

@@ -52,6 +52,7 @@ void DemoTrainingOptions::validate() const {
   need(log_every >= 1, "--log-every must be ≥ 1");
   need(uniform_t_share >= 0 && uniform_t_share <= 1, "--uniform-t must be in [0, 1]");
   need(clip_dropout >= 0 && clip_dropout <= 1, "--clip-dropout must be in [0, 1]");
+  need(object_weight >= 0 && object_weight <= 16, "--object-weight must be in [0, 16]");
   need(continue_from.empty() || vae_from.empty(), "--continue and --vae-from cannot be combined");
   need(check_every >= 0, "--check-every must be ≥ 0");
   need(save_every >= 0, "--save-every must be ≥ 0");
@@ -123,6 +124,28 @@ at::Tensor render_batch(std::uint64_t seed, double pattern_scale, std::int64_t f
   if (captions) *captions = std::move(caps);
   return out;
 }
+
+}  // namespace
+
+at::Tensor object_token_weights(const shapes::Scene& scene, int size, double w) {
+  if (size < 16 || size % 16 != 0) throw InvalidArgument("object_token_weights: size must be a multiple of 16");
+  // The object alone, white on zeros, drawn as render() draws it: its red channel over white's is each pixel's
+  // coverage (to 8 bits).
+  RgbImage mask;
+  mask.width = mask.height = size;
+  mask.rgb8.assign(static_cast<std::size_t>(size) * size * 3, 0);
+  shapes::Scene white = scene;
+  white.colour = shapes::Colour::White;
+  shapes::draw_object(mask, white);
+  const at::Tensor cover = image::rgb_to_tensor(mask).narrow(1, 0, 1).add(1).mul(
+      127.5 / shapes::rgb_of(shapes::Colour::White).r);                    // [1, 1, S, S] in [0, 1]
+  const at::Tensor per_token = at::avg_pool2d(cover, {16, 16}).flatten();  // [L_img], row-major as pack_latent
+  const double mean = per_token.mean().item<double>();
+  if (w == 0 || mean <= 0) return at::ones_like(per_token);  // no object drawn (radius 0): the plain mean
+  return 1.0 + (w / mean) * per_token;                       // [L_img]
+}
+
+namespace {
 
 // Linear warm-up over `warmup` steps, then cosine decay to 10 % of `peak` at `total`.
 double learning_rate(double peak, int step, int total, int warmup) {
@@ -345,6 +368,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
   at::Tensor latents = at::empty({o.pictures, vc.z_channels, lat, lat}, at::kFloat);  // [N, 16, S/8, S/8]
   at::Tensor t5_ids = at::empty({o.pictures, t5_len}, at::kLong);                     // [N, L_txt]
   at::Tensor clip_ids = at::empty({o.pictures, kClipLength}, at::kLong);              // [N, 77]
+  at::Tensor object_weights;  // [N, L_img] with --object-weight, else undefined (the plain mean)
   // A caption's tokens into row `row` of a T5 and a CLIP token table, as the pipeline tokenizes prompts.
   auto tokenize = [&](const std::string& caption, at::Tensor t5_table, at::Tensor clip_table, std::int64_t row) {
     t5_table[row].copy_(text.t5_tokenizer->encode_tensor(caption, t5_len)[0]);
@@ -393,6 +417,16 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
                   "encoded: pictures drawn in %.0f s, encoded in %.0f s, captions tokenized in %.0f s", s_render,
                   s_encode, s_text);
     losses.say(times);
+    if (o.object_weight > 0) {
+      // --object-weight: each picture's per-token loss weights, from its scene (the same draws as its picture).
+      object_weights = at::empty({o.pictures, (lat / 2) * (lat / 2)}, at::kFloat);  // [N, L_img]
+      at::parallel_for(0, o.pictures, 64, [&](std::int64_t i0, std::int64_t i1) {
+        for (std::int64_t i = i0; i < i1; ++i)
+          object_weights[i].copy_(
+              object_token_weights(shapes::random_scene(flux_data_seed, static_cast<std::uint64_t>(i), o.pattern_scale),
+                                   o.resolution, o.object_weight));
+      });
+    }
     report.vae_shift = latents.mean().item<double>();
     report.vae_scale = 1.0 / latents.std().item<double>();
     latents.sub_(report.vae_shift).mul_(report.vae_scale);  // FLUX latent space: scale · (mean − shift)
@@ -459,6 +493,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
                      {"vae_steps", std::to_string(o.vae_steps)},
                      {"decoder_steps", std::to_string(o.decoder_steps)},
                      {"pattern_scale", num(o.pattern_scale)},
+                     {"object_weight", num(o.object_weight)},
                      {"flux_steps", std::to_string(flux_steps_done)},
                      {"pictures", std::to_string(o.pictures)},
                      {"final_loss", num(report.final_flux_loss)}});
@@ -476,15 +511,19 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     DypeConfig plain;
     plain.method = DypeMethod::None;
     // The loss for captions given as tokens (t5 [b, L_txt], clip [b, 77]); the encoders run every time (frozen, they
-    // cost a few percent of a step, and build no graph).
+    // cost a few percent of a step, and build no graph). With per-token weights ([b, L_img], --object-weight) each
+    // picture's weighted mean, then the mean over pictures: a worker's slice of pictures is then exactly its share.
     auto velocity_loss = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& t5, const at::Tensor& clip,
-                             const at::Tensor& target) {
+                             const at::Tensor& target, const at::Tensor& weights) {
       const std::int64_t b = xt.size(0);
       const at::Tensor txt = text.t5->forward(t5);           // [b, L_txt, ctx]
       const at::Tensor y = text.clip->forward(clip).pooled;  // [b, vec]
       const at::Tensor pred = model->forward(xt, img_ids.narrow(0, 0, b), txt, txt_ids.narrow(0, 0, b), t, y,
                                              at::Tensor(), plain, 1.0);  // [b, L_img, 64]
-      return (pred - target).pow(2).mean();
+      const at::Tensor err = (pred - target).pow(2);                     // [b, L_img, 64]
+      if (!weights.defined()) return err.mean();
+      const at::Tensor per_token = err.mean(-1);                      // [b, L_img]
+      return ((per_token * weights).sum(1) / weights.sum(1)).mean();  // weights [b, L_img]
     };
     // One step's gradients of the batch's mean loss, returned. With --workers N the batch is split into N slices,
     // each forward and backward on its own thread through the same parameters: autograd adds the slices' gradients
@@ -493,14 +532,15 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
     // one worker up to float summation order — and both cores busy on a model too small to use them from one
     // thread (bench/NOTES.md, "Two workers per step").
     auto backward_batch = [&](const at::Tensor& xt, const at::Tensor& t, const at::Tensor& t5, const at::Tensor& clip,
-                              const at::Tensor& target) {
+                              const at::Tensor& target, const at::Tensor& weights) {
       const std::int64_t b = xt.size(0);
       std::vector<double> parts(static_cast<std::size_t>(o.flux_workers), 0.0);
       run_on_workers(o.flux_workers, [&](int w) {
         const std::int64_t first = b * w / o.flux_workers, count = b * (w + 1) / o.flux_workers - first;
-        auto slice = [&](const at::Tensor& x) { return x.narrow(0, first, count); };
+        auto slice = [&](const at::Tensor& x) { return x.defined() ? x.narrow(0, first, count) : x; };
         const at::Tensor part =
-            velocity_loss(slice(xt), slice(t), slice(t5), slice(clip), slice(target)) * (double(count) / double(b));
+            velocity_loss(slice(xt), slice(t), slice(t5), slice(clip), slice(target), slice(weights)) *
+            (double(count) / double(b));
         part.backward();
         parts[static_cast<std::size_t>(w)] = part.item<double>();
       });
@@ -564,7 +604,7 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
           const at::Tensor other = (idx + 1) % o.pictures;
           for (std::size_t v = 0; v < variants.size(); ++v) {
             const Tokens tok = variants[v].second(first, idx, other);
-            sums[v] += velocity_loss(xt, t, tok.first, tok.second, noise - x0).item<double>();
+            sums[v] += velocity_loss(xt, t, tok.first, tok.second, noise - x0, at::Tensor()).item<double>();
           }
         }
         const double batches = double(n / o.flux_batch);
@@ -611,7 +651,8 @@ TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void
         clip = at::where(drop, clip_empty.expand_as(clip), clip);
       }
       opt.zero_grad();
-      const double loss = backward_batch(xt, t, t5_ids.index_select(0, idx), clip, noise - x0);
+      const at::Tensor weights = object_weights.defined() ? object_weights.index_select(0, idx) : at::Tensor();
+      const double loss = backward_batch(xt, t, t5_ids.index_select(0, idx), clip, noise - x0, weights);
       torch::nn::utils::clip_grad_norm_(params, 1.0);
       opt.step();
       {

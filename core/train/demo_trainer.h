@@ -16,7 +16,8 @@
 // 3. Transformer (trained_demo_flux_config) and text encoders: rectified flow as FLUX — x_t = (1 − t)·x0 + t·ε,
 //    target v = ε − x0, t = sigmoid(n), n ~ N(0, 1) (the logit-normal timestep density of FLUX / SD3) for half the
 //    batch and uniform for the other half — on the cached latents and caption tokens of `pictures` pictures at the
-//    base resolution, Adam with warm-up and cosine decay, an EMA of the weights (what is saved).
+//    base resolution, Adam with warm-up and cosine decay, an EMA of the weights (what is saved). Optionally
+//    (object_weight) each picture's loss weighs the tokens its object covers more, so that small objects count.
 // The defaults are the recipe of the built-in model (resources/demo/trained/MODEL_CARD.md): 128 px, not 256 — the
 // first 256 px run managed 9000 steps in an hour (0.36 s/step) and followed no caption; at 128 px a step costs
 // 0.13 s, so the same hour trains 3× the steps, and 2× / 4× of 128 px (256² / 512²) keep the DyPE measurement
@@ -27,6 +28,8 @@
 // generations followed their caption, and the loss with the right captions was only 25 % below the loss with wrong
 // ones at t = 0.98 (bench/NOTES.md). Trained, the encoders give each word and role (object colour, background
 // colour, place) its own direction; their backward passes cost little next to the transformer's (T5 d 32, CLIP d 64).
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -34,6 +37,7 @@
 #include <vector>
 
 #include "core/pipeline/demo_transformer_shape.h"
+#include "core/shapes/scene.h"
 
 namespace dype::train {
 
@@ -59,7 +63,10 @@ struct DemoTrainingOptions {
   double ema_decay = 0.999;
   double uniform_t_share = 0.5;  // share of t drawn uniformly instead of logit-normal
   double clip_dropout = 0.0;     // share of samples trained with the empty caption's CLIP tokens (T5 kept)
-  bool train_text = true;        // train the text encoders with the transformer (false: frozen at their random start)
+  // Extra flow-loss weight on the tokens the object covers, as a share of a picture's tokens (object_token_weights):
+  // a small object is 2–4 % of a picture, so the plain mean barely sees it drawn faint. 0: the plain mean.
+  double object_weight = 0.0;
+  bool train_text = true;  // train the text encoders with the transformer (false: frozen at their random start)
   std::string
       continue_from;     // a demo weights file: keep its autoencoder, train its text encoders and transformer further
   std::string vae_from;  // a demo weights file: keep its autoencoder, train text encoders and transformer anew
@@ -88,6 +95,12 @@ struct TrainingReport {
   double final_flux_loss = 0;  // mean over the last log window
   double seconds_vae = 0, seconds_decoder = 0, seconds_latents = 0, seconds_flux = 0;
 };
+
+// Per-token weights of one picture's flow loss, [L_img] for a size × size picture (L_img = (size/16)²: a FLUX token is
+// a 2×2 patch of 8 px latent cells): 1 + w · c / mean(c), c being the share of each token's pixels the scene's
+// object covers (anti-aliased as drawn). Whatever the object's size, the extra weight sums to w · L_img — the object
+// counts as much as w pictures' worth of background more — so a small object weighs more per token than a large one.
+at::Tensor object_token_weights(const shapes::Scene& scene, int size, double w);
 
 // Runs the recipe. `log` receives one line per log window and phase change (also written to loss.csv).
 TrainingReport train_demo(const DemoTrainingOptions& o, const std::function<void(const std::string&)>& log);

@@ -1,4 +1,4 @@
-// test-deps: pipeline shapes train
+// test-deps: pipeline shapes train sampling image
 // The demo model (issue 12). The built-in trained demo (resources/demo/trained/demo.safetensors, compiled in) loads
 // with its conventions and draws most of the reference captions as captioned at its base resolution. A `dype
 // train-demo` run of a few steps writes a file that loads back through --demo-weights with the conventions it was
@@ -13,11 +13,14 @@
 #include <fstream>
 
 #include "core/common/error.h"
+#include "core/image/convert.h"
 #include "core/io/safetensors.h"
 #include "core/io/weights.h"
 #include "core/pipeline/demo_model.h"
 #include "core/pipeline/flux_pipeline.h"
 #include "core/pipeline/model_footprint.h"
+#include "core/sampling/pack.h"
+#include "core/shapes/render.h"
 #include "core/shapes/scene.h"
 #include "core/shapes/score.h"
 #include "core/train/demo_trainer.h"
@@ -38,7 +41,7 @@ class TestDemoTrained : public QObject {
 
   // A few transformer steps continued from initTestCase's file, at a rate that moves the weights.
   train::TrainingReport continuedRun(const QString& name, int workers, int save_every,
-                                     const std::function<void(const std::string&)>& log) {
+                                     const std::function<void(const std::string&)>& log, double object_weight = 0) {
     train::DemoTrainingOptions o;
     o.output_dir = dir_.filePath(name).toStdString();
     o.resolution = 64;
@@ -50,6 +53,7 @@ class TestDemoTrained : public QObject {
     o.log_every = 1;
     o.flux_workers = workers;
     o.save_every = save_every;
+    o.object_weight = object_weight;
     o.continue_from = report_.weights_path;
     return train::train_demo(o, log);
   }
@@ -250,6 +254,69 @@ class TestDemoTrained : public QObject {
     o.flux_workers = 3;
     const std::string refused = test::error_of([&] { train::train_demo(o, [](const std::string&) {}); });
     QVERIFY2(refused.find("--workers") != std::string::npos, refused.c_str());
+  }
+
+  // --object-weight's per-token weights: the object's tokens, in pack_latent's token order, carry w · L_img extra
+  // weight whatever the object's size (a small object more per token than a large one), the rest weigh 1, and w = 0
+  // is the plain mean.
+  void objectTokenWeights() {
+    shapes::Scene small;
+    small.shape = shapes::Shape::Triangle;
+    small.place = shapes::Place::BottomRight;
+    small.look.radius = 0.12;
+    shapes::Scene large = small;
+    large.shape = shapes::Shape::Circle;
+    large.place = shapes::Place::TopLeft;
+    large.look.radius = 0.3;
+    const int size = 128;  // 8 × 8 tokens
+    for (const shapes::Scene* scene : {&small, &large}) {
+      const at::Tensor w = train::object_token_weights(*scene, size, 0.25);  // [64]
+      QCOMPARE(int(w.numel()), 64);
+      QVERIFY(w.min().item<double>() >= 1.0);
+      QVERIFY(std::abs((w - 1).sum().item<double>() - 0.25 * 64) < 1e-3);
+      // The object's pixels, drawn on a black picture, pooled the way the transformer sees them: 8 px latent cells
+      // packed by pack_latent into 2 × 2 patches. The extra weight must sit on exactly those tokens.
+      shapes::Scene on_black = *scene;
+      on_black.background = shapes::Background{};
+      on_black.background.colour = shapes::Colour::Black;
+      on_black.colour = shapes::Colour::White;
+      const double black = shapes::rgb_of(shapes::Colour::Black).r, white = shapes::rgb_of(shapes::Colour::White).r;
+      const at::Tensor pixels =
+          (image::rgb_to_tensor(shapes::render(on_black, size, size)).add(1).mul(127.5) - black) / (white - black);
+      const at::Tensor cells = at::avg_pool2d(pixels, {8, 8});                             // [1, 3, 16, 16]
+      const at::Tensor tokens = sampling::pack_latent(cells).narrow(2, 0, 4).mean(-1)[0];  // [64], red channel
+      const at::Tensor expected = 1 + 0.25 * tokens / tokens.mean();
+      QVERIFY2(at::allclose(w, expected, 1e-3, 1e-3), "the weights are not on the object's tokens");
+      const std::int64_t at = w.argmax().item<std::int64_t>();
+      const bool right = scene->place == shapes::Place::BottomRight;
+      QCOMPARE(at / 8 >= 4, right);  // the token row…
+      QCOMPARE(at % 8 >= 4, right);  // …and column of the object's place
+    }
+    QVERIFY(train::object_token_weights(small, size, 0.25).max().item<double>() >
+            2 * train::object_token_weights(large, size, 0.25).max().item<double>());
+    QVERIFY(at::equal(train::object_token_weights(small, size, 0), at::ones({64})));
+  }
+
+  // A run with --object-weight trains other weights than the plain mean (the weights reach the loss), records the
+  // weight in the file, and splits over workers to the same result as one (each picture's weighted mean is its own).
+  void objectWeightReachesTheLoss() {
+    auto quiet = [](const std::string&) {};
+    const train::TrainingReport plain = continuedRun("object0", 1, 0, quiet),
+                                one = continuedRun("object1", 1, 0, quiet, 4.0),
+                                two = continuedRun("object2", 2, 0, quiet, 4.0);
+    auto p = io::TensorStore::open(plain.weights_path);
+    auto a = io::TensorStore::open(one.weights_path);
+    auto b = io::TensorStore::open(two.weights_path);
+    QCOMPARE(QString::fromStdString(a->files().front()->metadata().at("object_weight")), QString("4"));
+    double differs = 0, apart = 0;
+    for (const std::string& name : p->names()) {
+      if (name.rfind(kDemoVaePrefix, 0) == 0) continue;  // not trained here
+      differs += (a->tensor(name) - p->tensor(name)).pow(2).sum().item<double>();
+      apart += (b->tensor(name) - a->tensor(name)).pow(2).sum().item<double>();
+    }
+    qInfo("object weight 4 vs plain %.3g (L2), one vs two workers %.3g", std::sqrt(differs), std::sqrt(apart));
+    QVERIFY(std::sqrt(apart) <= 1e-3 * std::sqrt(differs));
+    QVERIFY(one.final_flux_loss != plain.final_flux_loss);
   }
 
   // --save-every 2 of 4 steps: at step 2 the file exists, loads, and says 2 steps; the run goes on from its own
